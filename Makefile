@@ -1,0 +1,36 @@
+# Deep Learning for Medical Image Analysis: set-up, lab and tests.
+#   make lab    create .venv if absent, install the course, open JupyterLab (127.0.0.1, token) on notebook 00
+#   make test   same set-up, then every labkit unit test and every notebook under nbval
+#   make bench  run every notebook (or NOTEBOOKS="notebooks/05_*.ipynb"), report wall time and peak memory
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+NOTEBOOKS ?=
+
+.PHONY: lab test bench venv nav clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser $(ROOT_FLAG) notebooks/00_welcome.ipynb
+
+test: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=600 tests notebooks
+
+bench: $(STAMP)
+	$(PY) tools/bench.py $(NOTEBOOKS)
+
+nav: $(STAMP)
+	$(PY) tools/course.py
+
+clean:
+	rm -rf $(VENV) .cache bench

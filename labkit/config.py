@@ -1,0 +1,104 @@
+"""Course set-up: seeds, device choice, plot style and a printout of versions.
+
+Introduced in 00_welcome.ipynb. Every notebook calls ``cfg = labkit.setup(seed=0)`` once.
+"""
+
+import os
+import platform
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+__all__ = ["Config", "setup", "pick_device", "seed_everything", "set_plot_style", "versions"]
+
+PACKAGES = ("torch", "torchvision", "monai", "captum", "numpy", "matplotlib", "pydicom", "nibabel")
+
+
+@dataclass(frozen=True)
+class Config:
+    """What ``setup`` chose: the seed, the torch device and the versions it found."""
+
+    seed: int
+    device: torch.device
+    versions: dict = field(default_factory=dict)
+
+    def __repr__(self):
+        return f"Config(seed={self.seed}, device={self.device})"
+
+
+def seed_everything(seed):
+    """Seed Python's, NumPy's and torch's global generators (the only place labkit does so)."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+def pick_device(device=None):
+    """Return ``device`` if given, else CUDA, then Apple MPS, then CPU, whichever is available first."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def set_plot_style():
+    """One plot style for the whole course: gray images, readable fonts, no named style sheets."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update({
+        "figure.figsize": (6.0, 4.0), "figure.dpi": 90, "savefig.dpi": 120,
+        "image.cmap": "gray", "image.interpolation": "nearest",
+        "axes.grid": False, "axes.spines.top": False, "axes.spines.right": False,
+        "axes.titlesize": 10, "axes.labelsize": 9, "font.size": 9, "legend.fontsize": 8,
+        "axes.prop_cycle": mpl.cycler(color=["#0072B2", "#E69F00", "#009E73", "#CC79A7",
+                                             "#56B4E9", "#D55E00", "#F0E442", "#000000"]),
+    })
+
+
+def versions():
+    """Versions of Python and the course's main packages, as a dict name -> version string."""
+    from importlib import metadata
+
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def setup(seed=0, device=None, verbose=True):
+    """Seed python/numpy/torch, choose the device, set the plot style; return a :class:`Config`.
+
+    The device is ``device`` if given, otherwise CUDA, then Apple MPS, then CPU.
+    Deterministic algorithms are requested from torch so that two CPU runs give the same numbers.
+    """
+    seed_everything(seed)
+    chosen = pick_device(device)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    if chosen.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+    set_plot_style()
+    cfg = Config(seed=seed, device=chosen, versions=versions())
+    if verbose:
+        listed = ", ".join(f"{k} {v}" for k, v in cfg.versions.items())
+        print(f"labkit {_version()} | seed {seed} | device {chosen} | threads {torch.get_num_threads()}")
+        print(listed)
+    return cfg
+
+
+def _version():
+    from labkit import __version__
+
+    return __version__
