@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-__all__ = ["Config", "setup", "pick_device", "seed_everything", "set_plot_style", "versions"]
+__all__ = ["Config", "EnvironmentReport", "setup", "pick_device", "seed_everything", "set_plot_style", "versions",
+           "check_environment", "course_map", "report_metrics"]
 
 PACKAGES = ("torch", "torchvision", "monai", "captum", "numpy", "matplotlib", "pydicom", "nibabel")
+REQUIRED = PACKAGES + ("ipywidgets", "scipy", "scikit-image", "scikit-learn", "nilearn", "pydicom-data",
+                       "stardist", "tifffile", "tqdm")
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,67 @@ def versions():
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
     return found
+
+
+@dataclass(frozen=True)
+class EnvironmentReport:
+    """Rows (what, status, detail) of the environment check; ``ok`` is True when nothing is missing."""
+
+    rows: tuple
+
+    @property
+    def ok(self):
+        return all(status == "ok" for _, status, _ in self.rows)
+
+    def __str__(self):
+        width = max(len(what) for what, _, _ in self.rows)
+        return "\n".join(f"{what:<{width}}  {status:<7}  {detail}" for what, status, detail in self.rows)
+
+
+def check_environment(verbose=True):
+    """Check every required package and every real data file (sha256); print and return a report."""
+    from importlib import metadata
+
+    rows = []
+    for name in REQUIRED:
+        try:
+            rows.append((name, "ok", metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            rows.append((name, "MISSING", f"pip install {name}"))
+    from labkit import data
+
+    for key, package, *_ in data.list_sources():
+        try:
+            data.source_path(key)
+            rows.append((f"data: {key}", "ok", f"sha256 verified ({package})"))
+        except data.DataError as err:
+            rows.append((f"data: {key}", "MISSING", str(err)))
+    report = EnvironmentReport(tuple(rows))
+    if verbose:
+        print(report)
+        print("all good: the course can run offline" if report.ok else "fix the MISSING rows before going on")
+    return report
+
+
+def report_metrics(**values):
+    """Print a lesson's key numbers on one line, ``key metrics: name=value, ...`` (read by tools/bench.py)."""
+    if not values:
+        raise ValueError("report_metrics needs at least one name=value pair")
+    parts = [f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}" for name, value in values.items()]
+    print("key metrics: " + ", ".join(parts))
+
+
+def course_map():
+    """The course map (Markdown table) that tools/course.py writes into README.md."""
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    start, end = "<!-- course-map:start -->", "<!-- course-map:end -->"
+    if not readme.is_file():
+        return "The course map is in README.md of the course repository."
+    text = readme.read_text(encoding="utf-8")
+    table = text.split(start, 1)[1].split(end, 1)[0].strip()
+    return table.replace("](notebooks/", "](")  # links relative to the notebooks folder
 
 
 def setup(seed=0, device=None, verbose=True):
