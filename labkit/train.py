@@ -1,0 +1,386 @@
+"""Training loop: ``fit`` with a progress bar and a :class:`History`, plus ``train_epoch``, ``evaluate``, ``predict``.
+
+Introduced in 05_classification.ipynb (the lesson writes the loop by hand first).
+
+Batches may be ``(x, y)`` tuples/lists (extra items are ignored) or dicts with ``"image"`` and ``"label"``
+(or ``"mask"``) keys, as MONAI datasets give. Outputs and targets:
+
+* binary: logits (N,) or (N, 1), targets (N,) in {0, 1}; default loss ``BCEWithLogitsLoss``;
+* multi-class: logits (N, C), targets (N,) int64 in [0, C); default loss ``CrossEntropyLoss``;
+* segmentation: logits (N, C, H, W), masks (N, H, W) or (N, 1, H, W); pass your own ``loss_fn`` if you like.
+
+For BCE/MSE-type losses the target is cast to float and reshaped to the logits' shape; for cross-entropy it is
+cast to int64 (a singleton channel dimension is dropped). Any other ``loss_fn`` gets the batch as it comes.
+"""
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["History", "fit", "train_epoch", "evaluate", "predict", "pick_loss", "split_batch"]
+
+_FLOAT_TARGET_LOSSES = (nn.BCEWithLogitsLoss, nn.BCELoss, nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss)
+
+
+@dataclass
+class History:
+    """Per-epoch record of a ``fit``: losses, validation metrics and the best epoch.
+
+    ``best_epoch`` is a 0-based index into the lists (tables and plots number epochs from 1).
+    ``metrics`` maps a metric name to its per-epoch values on the validation set.
+    """
+
+    train_loss: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    epoch_time: list = field(default_factory=list)
+    best_epoch: int = None
+    monitor: str = "val_loss"
+    stopped_early: bool = False
+
+    @property
+    def n_epochs(self):
+        """Number of epochs actually run."""
+        return len(self.train_loss)
+
+    def values(self, name):
+        """Per-epoch values of ``name``: 'train_loss', 'val_loss', or a metric (with or without 'val_')."""
+        if name in ("train_loss", "val_loss"):
+            return getattr(self, name)
+        key = name[4:] if name.startswith("val_") and name[4:] in self.metrics else name
+        if key not in self.metrics:
+            known = ["train_loss", "val_loss", *self.metrics]
+            raise KeyError(f"history has no {name!r}; it has {known}")
+        return self.metrics[key]
+
+    def best(self):
+        """Dict of every recorded value at the best epoch (``epoch`` counted from 1)."""
+        if self.best_epoch is None:
+            return {}
+        i = self.best_epoch
+        row = {"epoch": i + 1, "train_loss": self.train_loss[i]}
+        if self.val_loss:
+            row["val_loss"] = self.val_loss[i]
+        row.update({k: v[i] for k, v in self.metrics.items()})
+        return row
+
+    def as_table(self):
+        """A plain-text table, one row per epoch; the best epoch is marked with '*'."""
+        names = ["train_loss"] + (["val_loss"] if self.val_loss else []) + list(self.metrics)
+        lines = ["epoch  " + "  ".join(f"{n:>12}" for n in names) + "  time_s"]
+        for i in range(self.n_epochs):
+            cells = [f"{self.values(n)[i]:12.4f}" for n in names]
+            mark = "*" if i == self.best_epoch else " "
+            lines.append(f"{i + 1:>4}{mark}  " + "  ".join(cells) + f"  {self.epoch_time[i]:6.1f}")
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.as_table()
+
+
+def split_batch(batch):
+    """Return ``(x, y)`` from a batch: a tuple/list ``(x, y, ...)``, a dict with 'image' and 'label'/'mask',
+    or a lone tensor (then ``y`` is None)."""
+    if isinstance(batch, torch.Tensor):
+        return batch, None
+    if isinstance(batch, dict):
+        if "image" not in batch:
+            raise ValueError(f"a dict batch needs an 'image' key, got keys {sorted(batch)}")
+        return batch["image"], batch.get("label", batch.get("mask"))
+    if isinstance(batch, (tuple, list)) and len(batch) >= 1:
+        return batch[0], (batch[1] if len(batch) > 1 else None)
+    raise TypeError(f"expected a batch (x, y), a dict with 'image'/'label', or a tensor; got {type(batch).__name__}")
+
+
+def pick_loss(logits):
+    """Default loss for model outputs ``logits``: BCEWithLogitsLoss if there is one output (N,) or (N, 1, ...),
+    else CrossEntropyLoss (N, C, ...)."""
+    if logits.dim() == 1 or logits.shape[1] == 1:
+        return nn.BCEWithLogitsLoss()
+    return nn.CrossEntropyLoss()
+
+
+def _match_target(loss_fn, logits, y):
+    """Cast/reshape the target to what the standard torch losses expect (see the module docstring)."""
+    if isinstance(loss_fn, _FLOAT_TARGET_LOSSES):
+        if y.numel() != logits.numel():
+            raise ValueError(f"{type(loss_fn).__name__} needs one target per output: logits {tuple(logits.shape)}, "
+                             f"target {tuple(y.shape)}")
+        return y.to(logits.dtype).reshape(logits.shape)
+    if isinstance(loss_fn, (nn.CrossEntropyLoss, nn.NLLLoss)):
+        if y.is_floating_point() and y.dim() == logits.dim():
+            return y  # class probabilities
+        if y.dim() == logits.dim() and y.shape[1] == 1:
+            y = y[:, 0]
+        return y.long()
+    return y
+
+
+def _compute_loss(loss_fn, logits, y):
+    if y is None:
+        raise ValueError("the loader gives no targets: batches must be (x, y) or dicts with 'image' and 'label'")
+    return loss_fn(logits, _match_target(loss_fn, logits, y))
+
+
+def _model_device(model):
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+def _check_model_loader(model, loader):
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if loader is None or not hasattr(loader, "__iter__") or isinstance(loader, torch.Tensor):
+        raise TypeError(f"expected a DataLoader (or any iterable of batches), got {type(loader).__name__}")
+
+
+def train_epoch(model, loader, loss_fn, optimizer, device=None):
+    """Train ``model`` for one pass over ``loader``; return the mean loss per sample (float).
+
+    ``loss_fn``: None picks :func:`pick_loss` from the outputs. ``device``: default the model's device.
+    The model is put in train mode.
+    """
+    _check_model_loader(model, loader)
+    device = torch.device(device) if device is not None else _model_device(model)
+    model.train()
+    total, count = 0.0, 0
+    for batch in loader:
+        x, y = split_batch(batch)
+        x, y = x.to(device), (y.to(device) if y is not None else None)
+        logits = model(x)
+        loss_fn = pick_loss(logits) if loss_fn is None else loss_fn
+        loss = _compute_loss(loss_fn, logits, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(x)
+        count += len(x)
+    if count == 0:
+        raise ValueError("the training loader is empty")
+    return total / count
+
+
+def _run_eval(model, loader, loss_fn, device, keep):
+    """Loss over ``loader`` in eval mode, and (if ``keep``) all targets and outputs on the CPU."""
+    model.eval()
+    total, count, ys, outs = 0.0, 0, [], []
+    with torch.no_grad():
+        for batch in loader:
+            x, y = split_batch(batch)
+            x, y = x.to(device), (y.to(device) if y is not None else None)
+            logits = model(x)
+            loss_fn = pick_loss(logits) if loss_fn is None else loss_fn
+            total += _compute_loss(loss_fn, logits, y).item() * len(x)
+            count += len(x)
+            if keep:
+                ys.append(y.cpu())
+                outs.append(logits.cpu())
+    if count == 0:
+        raise ValueError("the evaluation loader is empty")
+    if keep:
+        return total / count, torch.cat(ys), torch.cat(outs)
+    return total / count
+
+
+def evaluate(model, loader, loss_fn=None, device=None):
+    """Mean loss per sample of ``model`` over ``loader`` (float), in eval mode without gradients.
+
+    ``loss_fn`` defaults to :func:`pick_loss` of the outputs; ``device`` to the model's device.
+    """
+    _check_model_loader(model, loader)
+    device = torch.device(device) if device is not None else _model_device(model)
+    return _run_eval(model, loader, loss_fn, device, keep=False)
+
+
+def _iter_inputs(data, batch_size):
+    if isinstance(data, np.ndarray):
+        data = torch.as_tensor(data)
+    if isinstance(data, torch.Tensor):
+        if data.dim() == 0:
+            raise ValueError("predict needs a batch of inputs, got a 0-d tensor")
+        return ((data[i:i + batch_size], None) for i in range(0, len(data), batch_size))
+    if not hasattr(data, "__iter__"):
+        raise TypeError(f"expected a DataLoader, a tensor or an array, got {type(data).__name__}")
+    return (split_batch(b) for b in data)
+
+
+def predict(model, data, device=None, batch_size=256, as_probs=False, return_targets=False):
+    """Model outputs for ``data`` (a DataLoader, or a tensor/array of inputs (N, ...)), as a CPU float tensor.
+
+    Runs in eval mode under ``torch.no_grad``. One-output models give (N,) instead of (N, 1).
+    ``as_probs=True`` applies a sigmoid (one output) or a softmax over dim 1 (several).
+    ``return_targets=True`` also returns the loader's targets (CPU tensor), as ``(outputs, targets)``.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    device = torch.device(device) if device is not None else _model_device(model)
+    model.eval()
+    outs, ys = [], []
+    with torch.no_grad():
+        for x, y in _iter_inputs(data, batch_size):
+            outs.append(model(torch.as_tensor(x).to(device)).float().cpu())
+            ys.append(y.cpu() if isinstance(y, torch.Tensor) else y)
+    if not outs:
+        raise ValueError("predict got no inputs (empty loader or tensor)")
+    out = torch.cat(outs)
+    if out.dim() == 2 and out.shape[1] == 1:
+        out = out[:, 0]
+    if as_probs:
+        out = torch.sigmoid(out) if out.dim() == 1 or out.shape[1] == 1 else torch.softmax(out, dim=1)
+    if not return_targets:
+        return out
+    if any(y is None for y in ys):
+        raise ValueError("return_targets=True needs a loader whose batches carry targets")
+    return out, torch.cat(ys)
+
+
+def _to_labels(logits):
+    """Hard predictions from logits: threshold 0 for one output (channel dropped), argmax over dim 1 otherwise."""
+    if logits.dim() == 1:
+        return (logits >= 0).long()
+    return (logits[:, 0] >= 0).long() if logits.shape[1] == 1 else logits.argmax(1)
+
+
+def _to_probs(logits):
+    if logits.dim() == 1:
+        return torch.sigmoid(logits)
+    return torch.sigmoid(logits[:, 0]) if logits.shape[1] == 1 else torch.softmax(logits, dim=1)
+
+
+def _flat_target(y, pred):
+    return y[:, 0] if y.dim() == pred.dim() + 1 and y.shape[1] == 1 else y
+
+
+def _dice(y, logits):
+    from labkit import metrics
+
+    pred = _to_labels(logits)
+    n_classes = logits.shape[1] if logits.dim() > 1 and logits.shape[1] > 1 else None
+    score = metrics.dice_score(pred, _flat_target(y, pred), n_classes=n_classes)
+    return float(np.nanmean(score[1:])) if n_classes else float(score)
+
+
+def _named_metric(name):
+    """Metric by name, as ``fn(target, logits) -> float`` on CPU tensors."""
+    from labkit import metrics
+
+    def on_labels(fn):
+        return lambda y, o: fn(_flat_target(y, _to_labels(o)), _to_labels(o))
+
+    table = {"accuracy": on_labels(metrics.accuracy), "sensitivity": on_labels(metrics.sensitivity),
+             "specificity": on_labels(metrics.specificity), "f1": on_labels(metrics.f1),
+             "roc_auc": lambda y, o: metrics.roc_auc(_flat_target(y, _to_labels(o)), _to_probs(o)), "dice": _dice}
+    table["auc"] = table["roc_auc"]
+    if name not in table:
+        raise ValueError(f"unknown metric {name!r}; use one of {sorted(table)} or pass a dict name -> fn(y, logits)")
+    return table[name]
+
+
+def _resolve_metrics(metrics):
+    if metrics is None:
+        return {}
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    if isinstance(metrics, dict):
+        bad = [k for k, f in metrics.items() if not callable(f)]
+        if bad:
+            raise TypeError(f"metrics values must be callables fn(y, logits) -> float; not callable: {bad}")
+        return dict(metrics)
+    return {name: _named_metric(name) for name in metrics}
+
+
+def _is_better(value, best, mode):
+    if best is None:
+        return not math.isnan(value)
+    return value < best if mode == "min" else value > best
+
+
+def fit(model, train_loader, val_loader=None, loss_fn=None, optimizer=None, lr=1e-3, n_epochs=5, device=None,
+        metrics=None, early_stopping=None, restore_best=True, monitor="val_loss", progress=True, seed=0):
+    """Train ``model`` for ``n_epochs`` and return a :class:`History`.
+
+    model: nn.Module; moved to ``device`` (default: CUDA, then MPS, then CPU), batches too.
+    loss_fn: default :func:`pick_loss` of the first outputs. optimizer: default ``Adam(model.parameters(), lr)``.
+    metrics: names ('accuracy', 'roc_auc'/'auc', 'sensitivity', 'specificity', 'f1', 'dice') or a dict
+        name -> ``fn(y, logits) -> float``, computed on the whole validation set each epoch (CPU tensors).
+    early_stopping: patience (int): stop after that many epochs without improvement of ``monitor``
+        ('val_loss', 'train_loss' or a metric name; losses are minimised, metrics maximised).
+    restore_best: with early stopping, load the best epoch's weights (kept as an in-memory copy) at the end.
+    progress: one tqdm bar per call, updated once per epoch. seed: training runs inside ``torch.random.fork_rng``
+        seeded with ``seed`` (dropout, unseeded shuffles), so runs repeat exactly on the CPU and the
+        caller's global random state is left as it was.
+    """
+    from labkit.config import pick_device
+
+    _check_model_loader(model, train_loader)
+    if not isinstance(n_epochs, int) or n_epochs < 1:
+        raise ValueError(f"n_epochs must be a positive int, got {n_epochs!r}")
+    if early_stopping is not None and (not isinstance(early_stopping, int) or early_stopping < 1):
+        raise ValueError(f"early_stopping must be None or a patience (int >= 1), got {early_stopping!r}")
+    metric_fns = _resolve_metrics(metrics)
+    key = monitor[4:] if monitor.startswith("val_") and monitor[4:] in metric_fns else monitor
+    if key not in ("train_loss", "val_loss", *metric_fns):
+        raise ValueError(f"monitor must be 'train_loss', 'val_loss' or a metric name, got {monitor!r}")
+    if val_loader is None and key != "train_loss":
+        if early_stopping is not None or metric_fns:
+            raise ValueError(f"monitor={monitor!r} and metrics need a val_loader")
+        key = "train_loss"
+    mode = "min" if key.endswith("loss") else "max"
+    device = pick_device(device)
+    model.to(device)
+    optimizer = optimizer if optimizer is not None else torch.optim.Adam(model.parameters(), lr=lr)
+    history = History(monitor=key, metrics={name: [] for name in metric_fns})
+    best_value, best_state, waited = None, None, 0
+    fork_devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=fork_devices):
+        torch.manual_seed(seed)
+        bar = _progress_bar(n_epochs, progress)
+        for epoch in range(n_epochs):
+            start = time.perf_counter()
+            history.train_loss.append(train_epoch(model, train_loader, loss_fn, optimizer, device))
+            if val_loader is not None:
+                val_loss, y, out = _run_eval(model, val_loader, loss_fn, device, keep=True)
+                history.val_loss.append(val_loss)
+                for name, fn in metric_fns.items():
+                    history.metrics[name].append(float(fn(y, out)))
+            history.epoch_time.append(time.perf_counter() - start)
+            value = history.values(key)[-1]
+            if _is_better(value, best_value, mode):
+                best_value, waited, history.best_epoch = value, 0, epoch
+                if early_stopping is not None and restore_best:
+                    best_state = copy.deepcopy(model.state_dict())
+            else:
+                waited += 1
+            _update_bar(bar, history)
+            if early_stopping is not None and waited >= early_stopping and epoch < n_epochs - 1:
+                history.stopped_early = True
+                break
+        if bar is not None:
+            bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return history
+
+
+def _progress_bar(n_epochs, progress):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=n_epochs, desc="fit", unit="epoch", leave=True)
+
+
+def _update_bar(bar, history):
+    if bar is None:
+        return
+    shown = {"train_loss": history.train_loss[-1]}
+    if history.val_loss:
+        shown["val_loss"] = history.val_loss[-1]
+    shown.update({k: v[-1] for k, v in history.metrics.items()})
+    bar.set_postfix({k: f"{v:.4f}" for k, v in shown.items()}, refresh=False)
+    bar.update(1)
