@@ -2,7 +2,9 @@
 
 Nothing is downloaded: every file comes from an installed package (nilearn, pydicom, pydicom-data,
 scikit-image, stardist), is located without importing that package and is checked against the
-sha256 in ``MANIFEST`` the first time a process uses it. ``list_sources()`` prints the data card.
+sha256 in ``MANIFEST`` the first time a process uses it. ``list_sources()`` lists them.
+pydicom-data ships each image twice uncompressed: ``*_UNCR`` (the original, lossless) and ``*_UNCI``
+(decoded from lossy JPEG 2000, with block artefacts); the course uses the lossless ``*_UNCR`` files.
 """
 
 import functools
@@ -30,14 +32,14 @@ MANIFEST = {
                  "3dd31e5cc835b3f2cdd46c9da1982f59251e78518fefa8163d914631c66437d6", "CT", (128, 128)),
     "mr_small": ("pydicom", "pydicom", "data/test_files/MR_small.dcm",
                  "3f27d1c22f1a66e80d7bb7c911e8610fd0bb70325a76746a7adb1c0ddefcf2bb", "MR", (64, 64)),
-    "chest_xray": ("pydicom-data", "data_store", "data/RG1_UNCI.dcm",
-                   "3561020824868615a93a51078671b3ff73bb2578c966f76def99b4d982897e75", "CR", (1955, 1841)),
-    "head_ct": ("pydicom-data", "data_store", "data/693_UNCI.dcm",
-                "42d6c33d6666bf569a53951211be6fca2ab04956db43c3f75a9720d976ab128c", "CT", (512, 512)),
-    "mr_shoulder": ("pydicom-data", "data_store", "data/MR2_UNCI.dcm",
-                    "7f79ac33e1ab32e1a8ca10ce62f18e5a2372e78c8a6684af17302b1a0171fc46", "MR", (1024, 1024)),
-    "ultrasound": ("pydicom-data", "data_store", "data/US1_UNCI.dcm",
-                   "b7556a5414d5ed6bd0359b8222eda10efcce81762428848d9a3ac6be5b55cb6c", "US", (480, 640, 3)),
+    "chest_xray": ("pydicom-data", "data_store", "data/RG1_UNCR.dcm",
+                   "946f28f48b9fbf360196a9b835c8fce83b0c654bf85a5107663c8a61df02e498", "CR", (1955, 1841)),
+    "head_ct": ("pydicom-data", "data_store", "data/693_UNCR.dcm",
+                "cc4cdd599231922ecf63de2ddacf03d51c4588805c9154c2eef1ff49c23b32be", "CT", (512, 512)),
+    "mr_shoulder": ("pydicom-data", "data_store", "data/MR2_UNCR.dcm",
+                    "c14c7f0c6e25bd4dfbb822fe264e540fc7142bf1c9d15d4c652ec8f5f97fa9e8", "MR", (1024, 1024)),
+    "ultrasound": ("pydicom-data", "data_store", "data/US1_UNCR.dcm",
+                   "af5a66e40cd49d15dfbf7b78c850eba0662bdc7339339c3fa13f123a57e812cb", "US", (480, 640, 3)),
     "mr_multiframe": ("pydicom-data", "data_store", "data/emri_small.dcm",
                       "151233ec63f64ebb63b979df51aa827cd612a53422c073f6ef341770c7bc9a56", "MR", (10, 64, 64)),
     "retina": ("scikit-image", "skimage", "data/retina.jpg",
@@ -189,7 +191,7 @@ def load_dicom(key_or_path):
     """Read a course DICOM source (key of MANIFEST, see DICOM_KEYS) or any .dcm path -> DicomImage.
 
     CT pixels are HU as stored: outside the reconstruction circle some scanners store values far
-    below air (head_ct reaches about -4000 HU), which is why preprocessing clips HU to a range.
+    below air (head_ct stores -3024 HU there), which is why preprocessing clips HU to a range.
     """
     ds = _read_dicom(key_or_path)
     raw = ds.pixel_array
