@@ -1,0 +1,258 @@
+"""Data sets built from the real MNI152 brain, and their torch wrappers.
+
+Tissue segmentation slices with slice-block splits, a co-registered second MR contrast made from the
+tissue maps, a multi-modal lesion set (T1 + T2-like patch + clinical table), and
+``LesionDataset``/``make_loader`` to feed any of these arrays to a model.
+"""
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from labkit import data
+from labkit.synthetic import _boxes, _lesion_windows, _paste
+
+__all__ = ["TissueSlices", "MultiModalData", "TISSUE_CLASSES", "FEATURE_NAMES", "make_tissue_slices",
+           "split_slices", "make_second_contrast", "make_multimodal_lesion_dataset", "LesionDataset",
+           "collate_samples", "make_loader"]
+
+TISSUE_CLASSES = ("background", "csf", "grey matter", "white matter")
+FEATURE_NAMES = ("age", "crp", "symptom_score", "bmi", "heart_rate")
+_AXES = {"axial": 2, "coronal": 1, "sagittal": 0}
+
+
+@dataclass(frozen=True, eq=False)
+class TissueSlices:
+    """MNI152 slices: images (N, 1, S, S) float32 T1 in [0, 1]; labels (N, S, S) int64 with 0 background,
+    1 CSF, 2 grey matter, 3 white matter; probs (N, 3, S, S) float32 CSF/GM/WM probabilities in [0, 1];
+    index (N,) int64 slice position (voxel index along the slicing axis)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    probs: np.ndarray
+    index: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class MultiModalData:
+    """Co-registered multi-modal lesion set: t1, t2 (N, 1, S, S) float32 in [0, 1]; tabular (N, 5) float32
+    raw clinical values named in ``feature_names``; labels (N,) int64; masks (N, 1, S, S) uint8; boxes list
+    of (k, 4) float32; lesion_type (N,) str: 'none', 't1' (seen mainly in T1) or 't2' (mainly in T2)."""
+
+    t1: np.ndarray
+    t2: np.ndarray
+    tabular: np.ndarray
+    feature_names: tuple
+    labels: np.ndarray
+    masks: np.ndarray
+    boxes: list
+    lesion_type: np.ndarray
+
+
+def _oriented(volume, axis):
+    """(n_slices, rows, cols) with rows from anterior/superior to posterior/inferior (display order)."""
+    moved = np.moveaxis(volume, _AXES[axis], 0)  # (n, a, b) -> show b as rows, flipped upward
+    return np.flip(np.swapaxes(moved, 1, 2), axis=1)
+
+
+def _to_square(stack, size):
+    """Zero-pad (n, h, w) to square and area-resize to (n, size, size) float32."""
+    import torch
+    import torch.nn.functional as F
+
+    n, h, w = stack.shape
+    side = max(h, w)
+    padded = np.zeros((n, side, side), np.float32)
+    padded[:, (side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = stack
+    out = F.interpolate(torch.from_numpy(padded)[:, None], size=(size, size), mode="area")
+    return out[:, 0].numpy()
+
+
+@functools.lru_cache(maxsize=8)
+def _tissue_slices(size, axis):
+    vol = data.load_mni()
+    planes = [_oriented(v.astype(np.float32), axis) for v in (vol.t1, vol.csf, vol.gm, vol.wm, vol.mask)]
+    brain_fraction = planes[4].mean(axis=(1, 2))
+    t1, csf, gm, wm, mask = (_to_square(p, size) for p in planes)
+    probs = np.stack([csf, gm, wm], axis=1)
+    labels = np.where(mask > 0.5, probs.argmax(axis=1) + 1, 0).astype(np.int64)
+    return t1, labels, np.clip(probs, 0, 1), brain_fraction
+
+
+def make_tissue_slices(size=64, axis="axial", step=1, min_brain_fraction=0.05):
+    """Slices of the MNI152 T1 with tissue labels -> TissueSlices (see its docstring).
+
+    Each slice is zero-padded to a square and area-resized to size x size; labels are the argmax of the
+    CSF/GM/WM probability maps inside the brain mask. Only slices whose brain covers at least
+    ``min_brain_fraction`` of the slice are kept, every ``step``-th one.
+    """
+    if axis not in _AXES:
+        raise ValueError(f"axis must be one of {tuple(_AXES)}, got {axis!r}")
+    if not (isinstance(size, (int, np.integer)) and size >= 16) or not (isinstance(step, int) and step >= 1):
+        raise ValueError(f"need an int size >= 16 and an int step >= 1, got size={size!r}, step={step!r}")
+    if not 0 <= min_brain_fraction < 1:
+        raise ValueError(f"min_brain_fraction must be in [0, 1), got {min_brain_fraction!r}")
+    t1, labels, probs, brain_fraction = _tissue_slices(size, axis)
+    keep = np.flatnonzero(brain_fraction >= min_brain_fraction)[::step]
+    return TissueSlices(images=t1[keep, None].copy(), labels=labels[keep].copy(), probs=probs[keep].copy(),
+                        index=keep.astype(np.int64))
+
+
+def split_slices(index, fractions=(0.6, 0.2, 0.2), gap=3, seed=0):
+    """Split slices into train/val/test blocks of contiguous positions -> dict of index arrays.
+
+    index: (N,) slice positions. The sorted slices are cut into three contiguous blocks whose order
+    (which block is train, val, test) depends on ``seed``; slices closer than or equal to ``gap`` to
+    the previous block are dropped, so any two slices of different splits are more than ``gap`` apart.
+    """
+    index = np.asarray(index)
+    fractions = np.asarray(fractions, dtype=float)
+    if len(fractions) != 3 or np.any(fractions <= 0) or not np.isclose(fractions.sum(), 1.0):
+        raise ValueError(f"fractions must be 3 positive numbers summing to 1, got {tuple(fractions)}")
+    if gap < 0:
+        raise ValueError(f"gap must be >= 0, got {gap}")
+    perm = np.random.default_rng(seed).permutation(3)  # which split comes first along the axis
+    names, fractions = np.array(["train", "val", "test"])[perm], fractions[perm]
+    order = np.argsort(index, kind="stable")
+    blocks = np.split(order, np.round(np.cumsum(fractions)[:2] * len(order)).astype(int))
+    for k in (1, 2):
+        if len(blocks[k - 1]):
+            last = index[blocks[k - 1]].max()
+            blocks[k] = blocks[k][index[blocks[k]] > last + gap]
+    return {str(name): np.sort(block) for name, block in zip(names, blocks)}
+
+
+def make_second_contrast(probs, kind="t2", noise=0.02, seed=0):
+    """A co-registered T2- or FLAIR-like image from tissue probabilities -> float32 in [0, 1].
+
+    probs: (..., 3, H, W) CSF, GM, WM probabilities (e.g. ``TissueSlices.probs``). T2: CSF bright,
+    grey > white matter; FLAIR: CSF dark (suppressed), grey > white matter. Adds slight blur and
+    Gaussian noise of std ``noise`` drawn with ``seed``.
+    """
+    from scipy import ndimage
+
+    probs = np.asarray(probs, dtype=np.float32)
+    if probs.ndim < 3 or probs.shape[-3] != 3:
+        raise ValueError(f"probs must have shape (..., 3, H, W) (CSF, GM, WM), got {probs.shape}")
+    weights = {"t2": (1.0, 0.55, 0.35), "flair": (0.08, 0.7, 0.45)}
+    if kind not in weights:
+        raise ValueError(f"kind must be 't2' or 'flair', got {kind!r}")
+    image = np.tensordot(np.float32(weights[kind]), np.moveaxis(probs, -3, 0), axes=1)
+    image = ndimage.gaussian_filter(image, [0] * (image.ndim - 2) + [0.7, 0.7])
+    image = image + np.random.default_rng(seed).normal(0, noise, image.shape)
+    return np.clip(image, 0, 1).astype(np.float32)
+
+
+def _clinical_table(labels, rng):
+    """Raw clinical features (N, 5): age, CRP and symptom score depend on the label; BMI, heart rate do not."""
+    n = len(labels)
+    age = rng.normal(55, 12, n) + 6 * labels
+    crp = np.exp(rng.normal(1.0 + 0.45 * labels, 0.7, n))
+    symptoms = np.minimum(rng.poisson(2.5 + 1.0 * labels), 10)
+    bmi, heart_rate = rng.normal(26, 4, n), rng.normal(72, 10, n)
+    return np.stack([age, crp, symptoms, bmi, heart_rate], axis=1).astype(np.float32)
+
+
+def make_multimodal_lesion_dataset(n=1000, size=64, prevalence=0.5, contrast=0.35, radius=(3, 7),
+                                   noise=0.02, seed=0):
+    """Brain patches in two co-registered contrasts plus a clinical table -> MultiModalData.
+
+    Positives hold one or two lesions of one type: 't1' lesions are dark in T1 and faint in T2, 't2'
+    lesions bright in T2 and faint in T1 (faint = 20 % of ``contrast``), half of each, so either image
+    alone misses about half the lesions and fusion finds them. The table adds weak, independent evidence.
+    """
+    if not (0 <= prevalence <= 1 and isinstance(n, (int, np.integer)) and n >= 1):
+        raise ValueError(f"need n >= 1 and prevalence in [0, 1], got n={n!r}, prevalence={prevalence!r}")
+    if not (isinstance(size, (int, np.integer)) and size >= 16 and radius[1] * 1.3 + 2 <= size / 2):
+        raise ValueError(f"need size >= 16 and radius[1] * 1.3 + 2 <= size / 2, got size={size}, radius={radius}")
+    rng = np.random.default_rng(seed)
+    t1_src, probs_src = _brain_crops(n, size, rng)
+    labels = (rng.permutation(n) < round(prevalence * n)).astype(np.int64)
+    t2_type = rng.random(n) < 0.5
+    counts = labels * rng.integers(1, 3, n)
+    owner = np.repeat(np.arange(n), counts)
+    centres, profiles, masks = _lesion_windows(owner, probs_src[:, 1:].sum(1) > 0.5, radius, 0.3, 0.2, rng)
+    strong = np.where(t2_type[owner, None], [0.2, 1.0], [1.0, 0.2])  # (L, 2): T1, T2 visibility
+    amp = contrast * strong.T * np.array([[-1.0], [1.0]])  # (2, L): dark in T1, bright in T2
+    t2_src = make_second_contrast(probs_src, noise=noise, seed=seed + 1)
+    t1 = np.clip(t1_src + _paste(profiles * amp[0, :, None, None], owner, centres, n, size), 0, 1)
+    t2 = np.clip(t2_src + _paste(profiles * amp[1, :, None, None], owner, centres, n, size), 0, 1)
+    lesion_mask = _paste(masks.astype(np.float32), owner, centres, n, size) > 0
+    lesion_type = np.where(labels == 1, np.where(t2_type, "t2", "t1"), "none")
+    return MultiModalData(t1=t1[:, None].astype(np.float32), t2=t2[:, None].astype(np.float32),
+                          tabular=_clinical_table(labels, rng), feature_names=FEATURE_NAMES, labels=labels,
+                          masks=lesion_mask[:, None].astype(np.uint8), boxes=_boxes(masks, owner, centres, n),
+                          lesion_type=lesion_type)
+
+
+def _brain_crops(n, size, rng):
+    """n random (size x size) crops of axial MNI slices, T1 (n, S, S) and probabilities (n, 3, S, S)."""
+    t1, _, probs, fraction = _tissue_slices(2 * size, "axial")  # whole slice at 2*size px, crop a quarter
+    slices = rng.choice(np.flatnonzero(fraction > 0.35), n)
+    yx = rng.integers(size // 4, size - size // 4 + 1, size=(n, 2))
+    t1_out = np.empty((n, size, size), np.float32)
+    probs_out = np.empty((n, 3, size, size), np.float32)
+    for i, (s, (y, x)) in enumerate(zip(slices.tolist(), yx.tolist())):
+        t1_out[i] = t1[s, y:y + size, x:x + size]
+        probs_out[i] = probs[s, :, y:y + size, x:x + size]
+    return t1_out, probs_out
+
+
+# ----------------------------------------------------------------------------------------------- torch
+class LesionDataset(Dataset):
+    """A torch Dataset over NumPy arrays: images (N, C, H, W) float32, labels (N,).
+
+    Without masks/boxes an item is ``(image tensor, label tensor)``; with them (or ``as_dict=True``) it
+    is a dict with keys image, label and, when given, mask (C, H, W) and boxes (k, 4) float32.
+    ``transform`` (optional) is called on the image tensor, or on the dict in dict mode.
+    """
+
+    def __init__(self, images, labels, masks=None, boxes=None, transform=None, as_dict=False):
+        images, labels = np.asarray(images), np.asarray(labels)
+        if images.ndim != 4 or len(images) != len(labels):
+            raise ValueError(f"need images (N, C, H, W) and labels (N,), got {images.shape} and {labels.shape}")
+        for name, extra in (("masks", masks), ("boxes", boxes)):
+            if extra is not None and len(extra) != len(images):
+                raise ValueError(f"{name} must have {len(images)} entries, got {len(extra)}")
+        self.images, self.labels, self.masks, self.boxes = images, labels, masks, boxes
+        self.transform = transform
+        self.as_dict = as_dict or masks is not None or boxes is not None
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        import torch
+
+        image = torch.as_tensor(self.images[i], dtype=torch.float32)
+        label = torch.as_tensor(self.labels[i])
+        if not self.as_dict:
+            return (self.transform(image) if self.transform else image), label
+        item = {"image": image, "label": label}
+        if self.masks is not None:
+            item["mask"] = torch.as_tensor(np.asarray(self.masks[i]))
+        if self.boxes is not None:
+            item["boxes"] = torch.as_tensor(np.asarray(self.boxes[i], np.float32).reshape(-1, 4))
+        return self.transform(item) if self.transform else item
+
+
+def collate_samples(batch):
+    """Collate dict items: stack image/label/mask, keep boxes as a list (their counts differ)."""
+    import torch
+
+    out = {key: torch.stack([item[key] for item in batch]) for key in batch[0] if key != "boxes"}
+    if "boxes" in batch[0]:
+        out["boxes"] = [item["boxes"] for item in batch]
+    return out
+
+
+def make_loader(images, labels, batch_size=64, shuffle=True, seed=0, masks=None, boxes=None, transform=None):
+    """A DataLoader over arrays with a seeded generator (same seed, same batch order); see LesionDataset."""
+    import torch
+
+    dataset = LesionDataset(images, labels, masks=masks, boxes=boxes, transform=transform)
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed),
+        collate_fn=collate_samples if dataset.as_dict else None, num_workers=0)
