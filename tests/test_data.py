@@ -1,0 +1,172 @@
+"""labkit.data: every source verifies, loads with the documented shapes/units, and fails clearly."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from labkit import data
+
+
+@pytest.fixture
+def fresh_cache():
+    data.source_path.cache_clear()
+    yield
+    data.source_path.cache_clear()
+
+
+@pytest.mark.parametrize("key", sorted(data.MANIFEST))
+def test_every_source_verifies(key):
+    path = data.source_path(key)
+    assert path.is_file() and path.name.endswith((".gz", ".dcm", ".jpg", ".png", ".tif"))
+
+
+def test_list_sources_rows():
+    rows = data.list_sources()
+    assert [r[0] for r in rows] == list(data.MANIFEST)
+    assert all(len(r) == 4 and isinstance(r[3], tuple) for r in rows)
+
+
+@pytest.mark.parametrize("key", data.DICOM_KEYS)
+def test_load_dicom_shapes_and_fields(key):
+    image = data.load_dicom(key)
+    assert image.pixels.dtype == np.float32
+    assert image.pixels.shape == data.MANIFEST[key][5] == image.raw.shape
+    assert image.spacing is None or (len(image.spacing) == 2 and min(image.spacing) > 0)
+    assert isinstance(image.windows, list) and all(w > 0 for _, w in image.windows)
+    assert image.modality == data.MANIFEST[key][4]
+    assert "PatientName" not in image.metadata and "PatientID" not in image.metadata
+
+
+@pytest.mark.parametrize("key", ["ct_small", "head_ct"])
+def test_ct_is_in_hounsfield_units(key):
+    image = data.load_dicom(key)
+    assert image.hu and image.modality == "CT"
+    hu = image.pixels
+    assert np.mean((hu > -1100) & (hu < -800)) > 0.01, "air at about -1000 HU"
+    assert hu.max() > 300, "bone above 300 HU"
+    soft = hu[(hu > -100) & (hu < 100)]
+    assert soft.size > 500 and -50 < np.median(soft) < 80, "soft tissue near 0-60 HU"
+
+
+def test_head_ct_spacing_and_window():
+    image = data.load_dicom("head_ct")
+    assert image.spacing == pytest.approx((0.478516, 0.478516))
+    assert image.windows == [(40.0, 100.0)]
+    assert image.orientation == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+
+def test_monochrome1_xray_is_inverted():
+    image = data.load_dicom("chest_xray")
+    assert image.metadata["PhotometricInterpretation"] == "MONOCHROME1"
+    assert np.corrcoef(image.raw.ravel()[::97], image.pixels.ravel()[::97])[0, 1] < -0.99
+    assert not image.hu and image.spacing is None  # header spacing is 0: unknown
+
+
+def test_ultrasound_rgb_and_multiframe():
+    assert data.load_dicom("ultrasound").pixels.shape == (480, 640, 3)
+    assert data.load_dicom("mr_multiframe").pixels.shape == (10, 64, 64)
+
+
+def test_load_dicom_accepts_a_path():
+    by_key = data.load_dicom("ct_small")
+    by_path = data.load_dicom(data.source_path("ct_small"))
+    np.testing.assert_array_equal(by_key.pixels, by_path.pixels)
+
+
+def test_load_dicom_rejects_non_dicom(tmp_path):
+    fake = tmp_path / "notes.dcm"
+    fake.write_text("not an image")
+    with pytest.raises(data.DataError, match="not a DICOM file"):
+        data.load_dicom(fake)
+    with pytest.raises(data.DataError, match="neither a DICOM key"):
+        data.load_dicom(tmp_path / "missing.dcm")
+    with pytest.raises(data.DataError, match="not a DICOM source"):
+        data.load_dicom("retina")
+
+
+def test_to_hu_and_apply_window():
+    np.testing.assert_allclose(data.to_hu(np.array([0, 1024, 2048]), 1.0, -1024.0), [-1024, 0, 1024])
+    assert data.to_hu(np.array([10], np.int16), 2, 0).dtype == np.float32
+    window = data.apply_window(np.array([-100.0, 40.0, 90.0, 200.0]), center=40, width=100)
+    np.testing.assert_allclose(window, [0.0, 0.5, 1.0, 1.0])
+    assert window.dtype == np.float32
+    with pytest.raises(ValueError, match="width must be > 0"):
+        data.apply_window(np.zeros(3), 40, 0)
+    with pytest.raises(ValueError, match="slope"):
+        data.to_hu(np.zeros(3), 0, 0)
+
+
+def test_checksum_mismatch_names_file_and_hashes(tmp_path, monkeypatch, fresh_cache):
+    original = data.source_path("ct_small")
+    copy = tmp_path / "data" / "test_files" / "CT_small.dcm"
+    copy.parent.mkdir(parents=True)
+    shutil.copy(original, copy)
+    with open(copy, "r+b") as f:  # tamper with one byte
+        f.seek(1000)
+        byte = f.read(1)
+        f.seek(1000)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    data.source_path.cache_clear()
+    monkeypatch.setattr(data, "_package_dir", lambda module: tmp_path)
+    with pytest.raises(data.DataError) as err:
+        data.source_path("ct_small")
+    message = str(err.value)
+    assert "CT_small.dcm" in message and data.MANIFEST["ct_small"][3] in message and "got" in message
+
+
+def test_missing_package_names_pip_package(monkeypatch, fresh_cache):
+    entry = ("not-a-course-package", "not_a_course_module_xyz", "x.dcm", "0" * 64, "CT", (1, 1))
+    monkeypatch.setitem(data.MANIFEST, "ghost", entry)
+    with pytest.raises(data.DataError, match="pip install not-a-course-package"):
+        data.source_path("ghost")
+    with pytest.raises(data.DataError, match="unknown data source"):
+        data.source_path("nope")
+
+
+def test_load_mni_volume():
+    vol = data.load_mni()
+    assert vol is data.load_mni(), "cached"
+    for name in ("t1", "gm", "wm", "csf"):
+        array = getattr(vol, name)
+        assert array.shape == (197, 233, 189) and array.dtype == np.float32
+        assert array.min() >= 0 and array.max() <= 1 and not array.flags.writeable
+    assert vol.mask.dtype == bool and 0.15 < vol.mask.mean() < 0.3
+    assert vol.spacing == (1.0, 1.0, 1.0) and vol.axcodes == ("R", "A", "S") and vol.affine.shape == (4, 4)
+    assert not np.any(vol.csf[~vol.mask])
+    t1_csf, t1_gm, t1_wm = (vol.t1[p > 0.5].mean() for p in (vol.csf, vol.gm, vol.wm))
+    assert t1_csf < t1_gm < t1_wm, "T1 contrast: CSF dark, white matter bright"
+
+
+@pytest.mark.parametrize("key", data.PHOTO_KEYS)
+def test_load_photo(key):
+    image = data.load_photo(key)
+    assert image.shape == data.MANIFEST[key][5] and image.dtype == np.float32
+    assert 0 <= image.min() and image.max() <= 1
+
+
+def test_load_photo_unknown_key():
+    with pytest.raises(data.DataError, match="unknown photo"):
+        data.load_photo("brain")
+
+
+def test_load_nuclei_boxes_enclose_instances():
+    nuclei = data.load_nuclei()
+    assert nuclei.image.shape == nuclei.labels.shape == (512, 512)
+    assert nuclei.labels.max() == 125 and len(np.unique(nuclei.labels)) == 126
+    assert nuclei.boxes.shape == (125, 4) and nuclei.boxes.dtype == np.float32
+    for i in (0, 60, 124):
+        x1, y1, x2, y2 = nuclei.boxes[i].astype(int)
+        ys, xs = np.nonzero(nuclei.labels == i + 1)
+        assert (x1, y1, x2, y2) == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+
+
+def test_nuclei_patches():
+    images, boxes = data.nuclei_patches(size=64)
+    assert images.shape == (64, 1, 64, 64) and images.dtype == np.float32 and len(boxes) == 64
+    stacked = np.concatenate(boxes)
+    assert len(stacked) > 100
+    assert stacked.min() >= 0 and stacked.max() <= 64
+    assert np.all(stacked[:, 2] > stacked[:, 0]) and np.all(stacked[:, 3] > stacked[:, 1])
+    with pytest.raises(ValueError, match="size"):
+        data.nuclei_patches(size=4)
