@@ -39,7 +39,8 @@ def test_anatomy(path):
     setup_cells = [c for c in code if "labkit.setup(" in c]
     assert len(setup_cells) == 1 and code[0] == setup_cells[0], "the first code cell is the one setup cell"
     assert "cfg = labkit.setup(seed=0)" in code[0]
-    assert any(m.startswith("## Summary") for m in markdown) and any(m.startswith("## Further reading") for m in markdown)
+    for heading in ("## Summary", "## Further reading"):
+        assert any(re.search(rf"^{heading}\s*$", m, re.M) for m in markdown), f"missing '{heading}'"
     assert len(markdown) >= len(code), f"{len(markdown)} markdown cells < {len(code)} code cells"
 
 

@@ -27,6 +27,8 @@ NOTEBOOKS = ROOT / "notebooks"
 README = ROOT / "README.md"
 MAP_START, MAP_END = "<!-- course-map:start -->", "<!-- course-map:end -->"
 BADGE_START, BADGE_END = "<!-- badges:start -->", "<!-- badges:end -->"
+KERNEL_METADATA = {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+                   "language_info": {"name": "python"}}
 NAME_RE = re.compile(r"^(\d\d)_([a-z0-9_]+)\.ipynb$")
 TITLE_RE = re.compile(r"^# (\d\d) · (.+)$")
 
@@ -104,9 +106,9 @@ def rebuilt(nb, paths, i, infos):
     nav = nav_line(paths, i, infos)
     header = nav_cell("nav-header", f"{badges(paths[i].name)}\n\n{nav}")
     footer = nav_cell("nav-footer", f"---\n{nav}")
-    nb = dict(nb, cells=[header, *body, footer])
-    nb["metadata"].pop("widgets", None)
-    return nb
+    meta = {k: v for k, v in nb["metadata"].items() if k not in ("widgets", "jupytext")}
+    meta.update(KERNEL_METADATA)
+    return dict(nb, cells=[header, *body, footer], metadata=meta)
 
 
 def course_map(paths, infos):
