@@ -290,7 +290,7 @@ def _bias_field(n, size, strength, rng):
 def apply_site_effect(images, effect, seed=0):
     """Apply one site's acquisition effects to images (N, C, H, W) float32 in [0, 1] -> same shape/range.
 
-    Order: resolution loss (area downsample, bilinear upsample), blur, bias field, gamma, noise.
+    Order: resolution loss (smooth, subsample, linear upsample), blur, bias field, gamma, noise.
     """
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 4:
@@ -302,12 +302,11 @@ def apply_site_effect(images, effect, seed=0):
     rng = np.random.default_rng(seed)
     out = images
     if effect.resolution < 1:
-        import torch
-        import torch.nn.functional as F
-
-        t = torch.from_numpy(np.ascontiguousarray(out))
-        low = F.interpolate(t, scale_factor=effect.resolution, mode="area")
-        out = F.interpolate(low, size=images.shape[-2:], mode="bilinear", align_corners=False).numpy()
+        sigma = 0.5 * (1 / effect.resolution - 1)  # anti-aliasing before subsampling
+        low = ndimage.zoom(ndimage.gaussian_filter(out, (0, 0, sigma, sigma)), (1, 1) + (effect.resolution,) * 2,
+                           order=1, grid_mode=True, mode="nearest")
+        back = (1, 1, images.shape[2] / low.shape[2], images.shape[3] / low.shape[3])
+        out = ndimage.zoom(low, back, order=1, grid_mode=True, mode="nearest")
     if effect.blur > 0:
         out = ndimage.gaussian_filter(out, (0, 0, effect.blur, effect.blur))
     if effect.bias > 0:
