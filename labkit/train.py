@@ -58,26 +58,30 @@ class History:
             raise KeyError(f"history has no {name!r}; it has {known}")
         return self.metrics[key]
 
-    def best(self):
-        """Dict of every recorded value at the best epoch (``epoch`` counted from 1)."""
-        if self.best_epoch is None:
-            return {}
-        i = self.best_epoch
-        row = {"epoch": i + 1, "train_loss": self.train_loss[i]}
+    def row(self, i):
+        """Dict of every value recorded at epoch index ``i`` (0-based; -1 = the last epoch)."""
+        row = {"train_loss": self.train_loss[i]}
         if self.val_loss:
             row["val_loss"] = self.val_loss[i]
         row.update({k: v[i] for k, v in self.metrics.items()})
         return row
 
+    def best(self):
+        """Dict of every value at the best epoch, with 'epoch' counted from 1 ({} before any epoch)."""
+        return {} if self.best_epoch is None else {"epoch": self.best_epoch + 1, **self.row(self.best_epoch)}
+
     def as_table(self):
         """A plain-text table, one row per epoch; the best epoch is marked with '*'."""
-        names = ["train_loss"] + (["val_loss"] if self.val_loss else []) + list(self.metrics)
-        lines = ["epoch  " + "  ".join(f"{n:>12}" for n in names) + "  time_s"]
+        if not self.train_loss:
+            return "(no epochs)"
+        lines = ["epoch  " + "  ".join(f"{n:>12}" for n in self.row(0)) + "  time_s"]
         for i in range(self.n_epochs):
-            cells = [f"{self.values(n)[i]:12.4f}" for n in names]
             mark = "*" if i == self.best_epoch else " "
-            lines.append(f"{i + 1:>4}{mark}  " + "  ".join(cells) + f"  {self.epoch_time[i]:6.1f}")
+            cells = "  ".join(f"{v:12.4f}" for v in self.row(i).values())
+            lines.append(f"{i + 1:>4}{mark}  {cells}  {self.epoch_time[i]:6.1f}")
         return "\n".join(lines)
+
+    __getitem__ = values
 
     def __str__(self):
         return self.as_table()
@@ -113,12 +117,15 @@ def _match_target(loss_fn, logits, y):
                              f"target {tuple(y.shape)}")
         return y.to(logits.dtype).reshape(logits.shape)
     if isinstance(loss_fn, (nn.CrossEntropyLoss, nn.NLLLoss)):
-        if y.is_floating_point() and y.dim() == logits.dim():
-            return y  # class probabilities
-        if y.dim() == logits.dim() and y.shape[1] == 1:
+        if y.dim() == logits.dim() and y.shape[1] == 1 and logits.shape[1] != 1:
             y = y[:, 0]
-        return y.long()
+        return y if y.is_floating_point() and y.shape == logits.shape else y.long()  # probabilities or labels
     return y
+
+
+def _to_device(batch, device):
+    x, y = split_batch(batch)
+    return x.to(device), (y.to(device) if y is not None else None)
 
 
 def _compute_loss(loss_fn, logits, y):
@@ -150,8 +157,7 @@ def train_epoch(model, loader, loss_fn, optimizer, device=None):
     model.train()
     total, count = 0.0, 0
     for batch in loader:
-        x, y = split_batch(batch)
-        x, y = x.to(device), (y.to(device) if y is not None else None)
+        x, y = _to_device(batch, device)
         logits = model(x)
         loss_fn = pick_loss(logits) if loss_fn is None else loss_fn
         loss = _compute_loss(loss_fn, logits, y)
@@ -171,8 +177,7 @@ def _run_eval(model, loader, loss_fn, device, keep):
     total, count, ys, outs = 0.0, 0, [], []
     with torch.no_grad():
         for batch in loader:
-            x, y = split_batch(batch)
-            x, y = x.to(device), (y.to(device) if y is not None else None)
+            x, y = _to_device(batch, device)
             logits = model(x)
             loss_fn = pick_loss(logits) if loss_fn is None else loss_fn
             total += _compute_loss(loss_fn, logits, y).item() * len(x)
@@ -182,9 +187,7 @@ def _run_eval(model, loader, loss_fn, device, keep):
                 outs.append(logits.cpu())
     if count == 0:
         raise ValueError("the evaluation loader is empty")
-    if keep:
-        return total / count, torch.cat(ys), torch.cat(outs)
-    return total / count
+    return (total / count, torch.cat(ys), torch.cat(outs)) if keep else total / count
 
 
 def evaluate(model, loader, loss_fn=None, device=None):
@@ -199,7 +202,7 @@ def evaluate(model, loader, loss_fn=None, device=None):
 
 def _iter_inputs(data, batch_size):
     if isinstance(data, np.ndarray):
-        data = torch.as_tensor(data)
+        data = torch.as_tensor(data.astype(np.float32) if data.dtype == np.float64 else data)
     if isinstance(data, torch.Tensor):
         if data.dim() == 0:
             raise ValueError("predict needs a batch of inputs, got a 0-d tensor")
@@ -240,45 +243,35 @@ def predict(model, data, device=None, batch_size=256, as_probs=False, return_tar
 
 
 def _to_labels(logits):
-    """Hard predictions from logits: threshold 0 for one output (channel dropped), argmax over dim 1 otherwise."""
-    if logits.dim() == 1:
-        return (logits >= 0).long()
-    return (logits[:, 0] >= 0).long() if logits.shape[1] == 1 else logits.argmax(1)
-
-
-def _to_probs(logits):
-    if logits.dim() == 1:
-        return torch.sigmoid(logits)
-    return torch.sigmoid(logits[:, 0]) if logits.shape[1] == 1 else torch.softmax(logits, dim=1)
-
-
-def _flat_target(y, pred):
-    return y[:, 0] if y.dim() == pred.dim() + 1 and y.shape[1] == 1 else y
-
-
-def _dice(y, logits):
-    from labkit import metrics
-
-    pred = _to_labels(logits)
-    n_classes = logits.shape[1] if logits.dim() > 1 and logits.shape[1] > 1 else None
-    score = metrics.dice_score(pred, _flat_target(y, pred), n_classes=n_classes)
-    return float(np.nanmean(score[1:])) if n_classes else float(score)
+    """Hard predictions: logit >= 0 for one output (channel dropped), else argmax over dim 1."""
+    if logits.dim() == 1 or logits.shape[1] == 1:
+        return (logits.reshape(len(logits), *logits.shape[2:]) >= 0).long()
+    return logits.argmax(1)
 
 
 def _named_metric(name):
-    """Metric by name, as ``fn(target, logits) -> float`` on CPU tensors."""
+    """Metric by name as ``fn(target, logits) -> float``: binary, multi-class or (for 'dice') segmentation."""
     from labkit import metrics
 
-    def on_labels(fn):
-        return lambda y, o: fn(_flat_target(y, _to_labels(o)), _to_labels(o))
+    def score(y, logits):
+        pred = _to_labels(logits)
+        y = y[:, 0] if y.dim() == pred.dim() + 1 and y.shape[1] == 1 else y
+        if name in ("roc_auc", "auc"):
+            one = logits.dim() == 1 or logits.shape[1] == 1
+            return metrics.roc_auc(y, torch.sigmoid(logits.reshape(-1)) if one else torch.softmax(logits, 1))
+        if name == "dice":
+            n_classes = logits.shape[1] if logits.dim() > 1 and logits.shape[1] > 1 else None
+            value = metrics.dice_score(pred, y, n_classes=n_classes)
+            return float(np.nanmean(value[1:])) if n_classes else value  # foreground classes only
+        if name == "accuracy":
+            return metrics.accuracy(y, pred)
+        multi = logits.dim() > 1 and logits.shape[1] > 1
+        return getattr(metrics, name)(y, pred, average="macro" if multi else "binary")
 
-    table = {"accuracy": on_labels(metrics.accuracy), "sensitivity": on_labels(metrics.sensitivity),
-             "specificity": on_labels(metrics.specificity), "f1": on_labels(metrics.f1),
-             "roc_auc": lambda y, o: metrics.roc_auc(_flat_target(y, _to_labels(o)), _to_probs(o)), "dice": _dice}
-    table["auc"] = table["roc_auc"]
-    if name not in table:
-        raise ValueError(f"unknown metric {name!r}; use one of {sorted(table)} or pass a dict name -> fn(y, logits)")
-    return table[name]
+    if name not in ("accuracy", "roc_auc", "auc", "sensitivity", "specificity", "f1", "dice"):
+        raise ValueError(f"unknown metric {name!r}: use 'accuracy', 'roc_auc' (or 'auc'), 'sensitivity', "
+                         "'specificity', 'f1', 'dice', or pass a dict name -> fn(y, logits)")
+    return score
 
 
 def _resolve_metrics(metrics):
@@ -295,28 +288,13 @@ def _resolve_metrics(metrics):
 
 
 def _is_better(value, best, mode):
-    if best is None:
-        return not math.isnan(value)
-    return value < best if mode == "min" else value > best
+    if math.isnan(value):
+        return False
+    return best is None or (value < best if mode == "min" else value > best)
 
 
-def fit(model, train_loader, val_loader=None, loss_fn=None, optimizer=None, lr=1e-3, n_epochs=5, device=None,
-        metrics=None, early_stopping=None, restore_best=True, monitor="val_loss", progress=True, seed=0):
-    """Train ``model`` for ``n_epochs`` and return a :class:`History`.
-
-    model: nn.Module; moved to ``device`` (default: CUDA, then MPS, then CPU), batches too.
-    loss_fn: default :func:`pick_loss` of the first outputs. optimizer: default ``Adam(model.parameters(), lr)``.
-    metrics: names ('accuracy', 'roc_auc'/'auc', 'sensitivity', 'specificity', 'f1', 'dice') or a dict
-        name -> ``fn(y, logits) -> float``, computed on the whole validation set each epoch (CPU tensors).
-    early_stopping: patience (int): stop after that many epochs without improvement of ``monitor``
-        ('val_loss', 'train_loss' or a metric name; losses are minimised, metrics maximised).
-    restore_best: with early stopping, load the best epoch's weights (kept as an in-memory copy) at the end.
-    progress: one tqdm bar per call, updated once per epoch. seed: training runs inside ``torch.random.fork_rng``
-        seeded with ``seed`` (dropout, unseeded shuffles), so runs repeat exactly on the CPU and the
-        caller's global random state is left as it was.
-    """
-    from labkit.config import pick_device
-
+def _check_fit_args(model, train_loader, val_loader, n_epochs, early_stopping, metrics, monitor):
+    """Validate ``fit``'s arguments; return (metric functions, monitored name, 'min' or 'max')."""
     _check_model_loader(model, train_loader)
     if not isinstance(n_epochs, int) or n_epochs < 1:
         raise ValueError(f"n_epochs must be a positive int, got {n_epochs!r}")
@@ -326,61 +304,74 @@ def fit(model, train_loader, val_loader=None, loss_fn=None, optimizer=None, lr=1
     key = monitor[4:] if monitor.startswith("val_") and monitor[4:] in metric_fns else monitor
     if key not in ("train_loss", "val_loss", *metric_fns):
         raise ValueError(f"monitor must be 'train_loss', 'val_loss' or a metric name, got {monitor!r}")
+    if val_loader is None and metric_fns:
+        raise ValueError("metrics are computed on the validation set: pass a val_loader")
     if val_loader is None and key != "train_loss":
-        if early_stopping is not None or metric_fns:
-            raise ValueError(f"monitor={monitor!r} and metrics need a val_loader")
+        if early_stopping is not None:
+            raise ValueError(f"early stopping on {monitor!r} needs a val_loader (or monitor='train_loss')")
         key = "train_loss"
-    mode = "min" if key.endswith("loss") else "max"
+    return metric_fns, key, "min" if key.endswith("loss") else "max"
+
+
+def _run_epoch(model, train_loader, val_loader, loss_fn, optimizer, device, metric_fns, history):
+    """One epoch of training and validation, appended to ``history``."""
+    start = time.perf_counter()
+    history.train_loss.append(train_epoch(model, train_loader, loss_fn, optimizer, device))
+    if val_loader is not None and metric_fns:
+        val_loss, y, out = _run_eval(model, val_loader, loss_fn, device, keep=True)
+        for name, fn in metric_fns.items():
+            history.metrics[name].append(float(fn(y, out)))
+    elif val_loader is not None:
+        val_loss = _run_eval(model, val_loader, loss_fn, device, keep=False)
+    if val_loader is not None:
+        history.val_loss.append(val_loss)
+    history.epoch_time.append(time.perf_counter() - start)
+
+
+def fit(model, train_loader, val_loader=None, loss_fn=None, optimizer=None, lr=1e-3, n_epochs=5, device=None,
+        metrics=None, early_stopping=None, restore_best=True, monitor="val_loss", progress=True, seed=0):
+    """Train ``model`` for ``n_epochs`` and return a :class:`History`.
+
+    model: nn.Module; moved to ``device`` (default: CUDA, then MPS, then CPU), batches too.
+    loss_fn: default :func:`pick_loss` of the outputs. optimizer: default ``Adam(model.parameters(), lr)``.
+    metrics: names ('accuracy', 'roc_auc'/'auc', 'sensitivity', 'specificity', 'f1', 'dice') or a dict
+        name -> ``fn(y, logits) -> float``, computed on the whole validation set each epoch (CPU tensors).
+    monitor: what picks the best epoch: 'val_loss' (default; 'train_loss' without a val_loader), 'train_loss'
+        or a metric name (losses are minimised, metrics maximised).
+    early_stopping: patience (int): stop after that many epochs without improvement of ``monitor``.
+    restore_best: with early stopping, load the best epoch's weights (an in-memory copy) at the end.
+    progress: one tqdm bar per call, updated once per epoch. seed: training runs inside ``torch.random.fork_rng``
+        seeded with ``seed`` (dropout, unseeded shuffles), so runs repeat exactly on the CPU and the
+        caller's global random state is left as it was. Data order is the DataLoader's ``generator``'s job.
+    """
+    from tqdm.auto import tqdm
+
+    from labkit.config import pick_device
+
+    metric_fns, key, mode = _check_fit_args(model, train_loader, val_loader, n_epochs, early_stopping, metrics,
+                                            monitor)
     device = pick_device(device)
     model.to(device)
     optimizer = optimizer if optimizer is not None else torch.optim.Adam(model.parameters(), lr=lr)
     history = History(monitor=key, metrics={name: [] for name in metric_fns})
     best_value, best_state, waited = None, None, 0
-    fork_devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=fork_devices):
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        bar = _progress_bar(n_epochs, progress)
-        for epoch in range(n_epochs):
-            start = time.perf_counter()
-            history.train_loss.append(train_epoch(model, train_loader, loss_fn, optimizer, device))
-            if val_loader is not None:
-                val_loss, y, out = _run_eval(model, val_loader, loss_fn, device, keep=True)
-                history.val_loss.append(val_loss)
-                for name, fn in metric_fns.items():
-                    history.metrics[name].append(float(fn(y, out)))
-            history.epoch_time.append(time.perf_counter() - start)
-            value = history.values(key)[-1]
-            if _is_better(value, best_value, mode):
-                best_value, waited, history.best_epoch = value, 0, epoch
-                if early_stopping is not None and restore_best:
-                    best_state = copy.deepcopy(model.state_dict())
-            else:
-                waited += 1
-            _update_bar(bar, history)
-            if early_stopping is not None and waited >= early_stopping and epoch < n_epochs - 1:
-                history.stopped_early = True
-                break
-        if bar is not None:
-            bar.close()
+        with tqdm(total=n_epochs, desc="fit", unit="epoch", disable=not progress) as bar:
+            for epoch in range(n_epochs):
+                _run_epoch(model, train_loader, val_loader, loss_fn, optimizer, device, metric_fns, history)
+                value = history.values(key)[-1]
+                if _is_better(value, best_value, mode):
+                    best_value, waited, history.best_epoch = value, 0, epoch
+                    if early_stopping is not None and restore_best:
+                        best_state = copy.deepcopy(model.state_dict())
+                else:
+                    waited += 1
+                bar.set_postfix({k: f"{v:.4f}" for k, v in history.row(-1).items()}, refresh=False)
+                bar.update(1)
+                if early_stopping is not None and waited >= early_stopping and epoch < n_epochs - 1:
+                    history.stopped_early = True
+                    break
     if best_state is not None:
         model.load_state_dict(best_state)
     return history
-
-
-def _progress_bar(n_epochs, progress):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=n_epochs, desc="fit", unit="epoch", leave=True)
-
-
-def _update_bar(bar, history):
-    if bar is None:
-        return
-    shown = {"train_loss": history.train_loss[-1]}
-    if history.val_loss:
-        shown["val_loss"] = history.val_loss[-1]
-    shown.update({k: v[-1] for k, v in history.metrics.items()})
-    bar.set_postfix({k: f"{v:.4f}" for k, v in shown.items()}, refresh=False)
-    bar.update(1)
