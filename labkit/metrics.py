@@ -199,7 +199,8 @@ def _auc_binary(t, p):
 def roc_auc(y_true, probs):
     """Area under the ROC curve (float in [0, 1], 0.5 = chance; ties count half).
 
-    Binary: ``probs`` (N,), (N, 1) or (N, 2). Multi-class: ``probs`` (N, C), the mean of one-vs-rest AUCs.
+    Binary: ``probs`` (N,), (N, 1) or (N, 2). Multi-class: ``probs`` (N, C), the mean of one-vs-rest AUCs
+    (as sklearn's ``multi_class='ovr'``); a class absent from y_true is left out of the mean, with a warning.
     """
     t = _labels(y_true, "y_true")
     p = _probs(probs, len(t))

@@ -27,7 +27,7 @@ __all__ = ["History", "fit", "train_epoch", "evaluate", "predict", "pick_loss", 
 _FLOAT_TARGET_LOSSES = (nn.BCEWithLogitsLoss, nn.BCELoss, nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss)
 
 
-@dataclass
+@dataclass(repr=False)
 class History:
     """Per-epoch record of a ``fit``: losses, validation metrics and the best epoch.
 
@@ -85,6 +85,11 @@ class History:
 
     def __str__(self):
         return self.as_table()
+
+    def __repr__(self):
+        best = ", ".join(f"{k} {v:.4g}" for k, v in self.best().items() if k != "epoch")
+        where = f"best epoch {self.best_epoch + 1} ({best})" if self.best_epoch is not None else "no best epoch"
+        return f"History({self.n_epochs} epochs, {where}{', stopped early' if self.stopped_early else ''})"
 
 
 def split_batch(batch):

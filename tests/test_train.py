@@ -41,6 +41,8 @@ def test_fit_learns_separable_problem():
     assert history.best_epoch == int(np.argmin(history.val_loss))
     assert "accuracy" in history.as_table() and "*" in history.as_table()
     assert history.best()["epoch"] == history.best_epoch + 1
+    assert repr(history).startswith("History(15 epochs, best epoch")
+    assert history["val_accuracy"] is history.metrics["accuracy"]
 
 
 def test_fit_multiclass_and_dict_batches():
