@@ -113,7 +113,7 @@ def split_slices(index, fractions=(0.6, 0.2, 0.2), gap=3, seed=0):
         raise ValueError(f"fractions must be 3 positive numbers summing to 1, got {tuple(fractions)}")
     if gap < 0:
         raise ValueError(f"gap must be >= 0, got {gap}")
-    perm = np.random.default_rng(seed).permutation(3)  # which split comes first along the axis
+    perm = np.random.default_rng([seed, 104]).permutation(3)  # which split comes first along the axis
     names, fractions = np.array(["train", "val", "test"])[perm], fractions[perm]
     order = np.argsort(index, kind="stable")
     blocks = np.split(order, np.round(np.cumsum(fractions)[:2] * len(order)).astype(int))
@@ -141,7 +141,7 @@ def make_second_contrast(probs, kind="t2", noise=0.02, seed=0):
         raise ValueError(f"kind must be 't2' or 'flair', got {kind!r}")
     image = np.tensordot(np.float32(weights[kind]), np.moveaxis(probs, -3, 0), axes=1)
     image = ndimage.gaussian_filter(image, [0] * (image.ndim - 2) + [0.7, 0.7])
-    image = image + np.random.default_rng(seed).normal(0, noise, image.shape)
+    image = image + np.random.default_rng([seed, 105]).normal(0, noise, image.shape)
     return np.clip(image, 0, 1).astype(np.float32)
 
 
@@ -167,7 +167,7 @@ def make_multimodal_lesion_dataset(n=1000, size=64, prevalence=0.5, contrast=0.3
         raise ValueError(f"need n >= 1 and prevalence in [0, 1], got n={n!r}, prevalence={prevalence!r}")
     if not (isinstance(size, (int, np.integer)) and size >= 16 and radius[1] * 1.3 + 2 <= size / 2):
         raise ValueError(f"need size >= 16 and radius[1] * 1.3 + 2 <= size / 2, got size={size}, radius={radius}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, 102])  # salted: a user's default_rng(seed) split stays random
     t1_src, probs_src = _brain_crops(n, size, rng)
     labels = (rng.permutation(n) < round(prevalence * n)).astype(np.int64)
     t2_type = rng.random(n) < 0.5

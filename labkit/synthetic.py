@@ -240,7 +240,7 @@ def make_lesion_dataset(n=2000, size=64, prevalence=0.5, anatomy=ANATOMIES, cont
     """
     _check_knobs(n, size, prevalence, anatomy, contrast, radius, max_lesions, irregularity, label_noise,
                  spurious, patches_per_patient, polarity)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, 101])  # salted: independent of other seed-0 draws
     n_patients = -(-n // patches_per_patient)
     positive_patients = np.zeros(n_patients, bool)
     positive_patients[rng.permutation(n_patients)[:round(prevalence * n_patients)]] = True
@@ -299,7 +299,7 @@ def apply_site_effect(images, effect, seed=0):
         raise TypeError(f"effect must be a SiteEffect, got {type(effect).__name__}")
     if not (0 < effect.resolution <= 1 and effect.gamma > 0 and effect.noise >= 0 and effect.blur >= 0):
         raise ValueError(f"need 0 < resolution <= 1, gamma > 0, noise >= 0, blur >= 0; got {effect}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, 106])
     out = images
     if effect.resolution < 1:
         sigma = 0.5 * (1 / effect.resolution - 1)  # anti-aliasing before subsampling
@@ -328,7 +328,7 @@ def split_by_patient(patient, fractions=(0.6, 0.2, 0.2), seed=0, stratify=None):
     fractions = np.asarray(fractions, dtype=float)
     if len(fractions) != 3 or np.any(fractions < 0) or not np.isclose(fractions.sum(), 1.0):
         raise ValueError(f"fractions must be 3 non-negative numbers summing to 1, got {tuple(fractions)}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, 103])  # salted: independent of the generators' draws
     ids = np.unique(patient)
     if stratify is None:
         groups = [ids]

@@ -102,3 +102,9 @@ def test_lesion_dataset_and_loader():
     assert [len(b) for b in batch["boxes"]] == [0, 1, 2, 0, 1]
     with pytest.raises(ValueError, match="labels"):
         datasets.LesionDataset(images, labels[:3])
+
+
+def test_multimodal_labels_independent_of_a_user_permutation():
+    mm = datasets.make_multimodal_lesion_dataset(n=400, seed=0)
+    first = np.random.default_rng(0).permutation(400)[:240]
+    assert 0.4 < mm.labels[first].mean() < 0.6

@@ -153,3 +153,12 @@ def test_subset(lesions):
     assert len(part) == 2 and part.images.shape == (2, 1, 64, 64)
     np.testing.assert_array_equal(part.images[1], lesions.images[1])
     assert part.boxes[0] is lesions.boxes[3]
+
+
+def test_same_seed_splits_stay_balanced():
+    """Generators salt their seeds, so a split drawn with the same seed is not aligned with the labels."""
+    lesions = synthetic.make_lesion_dataset(n=800, seed=0)
+    for idx in synthetic.split_by_patient(lesions.patient, seed=0).values():
+        assert 0.3 < lesions.true_labels[idx].mean() < 0.7
+    first = np.random.default_rng(0).permutation(len(lesions))[:480]
+    assert 0.4 < lesions.true_labels[first].mean() < 0.6
