@@ -254,7 +254,8 @@ def window_level_viewer(image, presets=None, units="HU"):
         right.axvspan(s["low"], s["high"], color="#E69F00", alpha=0.35, label="window")
         right.set(xlabel=units, ylabel="pixels", yscale="log", title="histogram, window shaded")
         right.legend(loc="upper right")
-        print(f"{s['below']:.1%} of pixels black (< {s['low']:g}), {s['above']:.1%} white (> {s['high']:g})")
+        note = "" if preset == "sliders" else " (a preset is chosen: the sliders are ignored)"
+        print(f"{s['below']:.1%} of pixels black (< {s['low']:g}), {s['above']:.1%} white (> {s['high']:g}){note}")
         return fig
 
     return interactive_plot(draw, preset=menu, center=(lo, hi, span / 200, (lo + hi) / 2),
