@@ -182,10 +182,10 @@ def _insert_lesions(images, valid, positive, knobs, rng):
     owner = np.repeat(np.arange(n), counts)
     centres, profiles, masks = _lesion_windows(owner, valid, knobs["radius"], knobs["irregularity"],
                                                knobs["texture"], rng)
-    spread = np.clip(images.std(axis=(1, 2)) * 2, 0.1, None)
-    polarity = {"bright": 1.0, "dark": -1.0, "mixed": None}[knobs["polarity"]]
-    sign = rng.choice([-1.0, 1.0], len(owner)) if polarity is None else np.full(len(owner), polarity)
-    amp = (sign * knobs["contrast"] * spread[owner] * rng.uniform(0.8, 1.2, len(owner))).astype(np.float32)
+    tissue = images[owner, centres[:, 0], centres[:, 1]]
+    roomy = np.where(tissue < 0.5, 1.0, -1.0)  # mixed: the side with more room before clipping
+    sign = {"bright": np.ones(len(owner)), "dark": -np.ones(len(owner)), "mixed": roomy}[knobs["polarity"]]
+    amp = (sign * knobs["contrast"] * rng.uniform(0.8, 1.2, len(owner))).astype(np.float32)
     images = np.clip(images + _paste(profiles * amp[:, None, None], owner, centres, n, size), 0, 1)
     lesion_mask = _paste(masks.astype(np.float32), owner, centres, n, size) > 0
     return images, lesion_mask, _boxes(masks, owner, centres, n), owner, centres, profiles
@@ -231,9 +231,10 @@ def make_lesion_dataset(n=2000, size=64, prevalence=0.5, anatomy=ANATOMIES, cont
     Labels are per patient: round(prevalence * n_patients) patients are positive and every patch of a
     positive patient holds 1..max_lesions lesions. A patient's patches come from one anatomy region
     (MNI: a slab of +-3 slices) with a shared intensity gain/offset, so random patch splits leak.
-    contrast: lesion amplitude as a fraction of the patch's intensity spread (2 * std); radius in pixels;
-    irregularity in [0, 1): radial wobble of the outline; texture: internal grain; polarity: bright,
-    dark or mixed lesions. label_noise flips observed labels with that probability (true_labels kept).
+    contrast: lesion intensity step on the [0, 1] image scale (+-20 % per lesion; clipped at 0 and 1);
+    radius in pixels;
+    irregularity in [0, 1): radial wobble of the outline; texture: internal grain; polarity: 'bright',
+    'dark' or 'mixed' (bright on tissue darker than 0.5, dark on brighter tissue). label_noise flips observed labels with that probability (true_labels kept).
     spurious: a bright square marker in the top-left corner drawn in a fraction ``spurious`` of positives
     and ``spurious / 10`` of negatives (a learnable shortcut). site_effects: list of SiteEffect; patients
     are spread evenly over the sites and each site's effect is applied to its patches.
