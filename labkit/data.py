@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MANIFEST", "CT_WINDOWS", "DataError", "DicomImage", "BrainVolume", "NucleiImage",
+__all__ = ["MANIFEST", "DICOM_KEYS", "PHOTO_KEYS", "CT_WINDOWS", "DataError", "DicomImage", "BrainVolume", "NucleiImage",
            "source_path", "list_sources", "load_dicom", "to_hu", "apply_window", "load_mni",
            "load_photo", "load_nuclei", "nuclei_patches"]
 
@@ -237,7 +237,9 @@ def _read_nifti(key):
     import nibabel as nib
 
     img = nib.load(source_path(key))
-    return np.asarray(img.dataobj, dtype=np.float32) / 255.0, img
+    array = np.asarray(img.dataobj, dtype=np.float32)
+    array /= 255.0  # in place: these volumes are 35 MB each
+    return array, img
 
 
 def _frozen(array):
@@ -259,7 +261,10 @@ def load_mni():
     gm, _ = _read_nifti("mni_gm")
     wm, _ = _read_nifti("mni_wm")
     mask = t1 > 0.2
-    csf = np.where(mask, np.clip(1.0 - gm - wm, 0.0, 1.0), 0.0).astype(np.float32)
+    csf = 1.0 - gm  # in place below, to keep the peak memory low
+    csf -= wm
+    np.clip(csf, 0.0, 1.0, out=csf)
+    csf[~mask] = 0.0
     spacing = tuple(float(z) for z in img.header.get_zooms()[:3])
     return BrainVolume(t1=_frozen(t1), gm=_frozen(gm), wm=_frozen(wm), csf=_frozen(csf), mask=_frozen(mask),
                        affine=_frozen(img.affine.astype(np.float64)), spacing=spacing,

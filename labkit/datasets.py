@@ -73,7 +73,7 @@ def _to_square(stack, size):
 @functools.lru_cache(maxsize=8)
 def _tissue_slices(size, axis):
     vol = data.load_mni()
-    planes = [_oriented(v.astype(np.float32), axis) for v in (vol.t1, vol.csf, vol.gm, vol.wm, vol.mask)]
+    planes = [_oriented(np.asarray(v, np.float32), axis) for v in (vol.t1, vol.csf, vol.gm, vol.wm, vol.mask)]
     brain_fraction = planes[4].mean(axis=(1, 2))
     t1, csf, gm, wm, mask = (_to_square(p, size) for p in planes)
     probs = np.stack([csf, gm, wm], axis=1)
@@ -139,9 +139,10 @@ def make_second_contrast(probs, kind="t2", noise=0.02, seed=0):
     weights = {"t2": (1.0, 0.55, 0.35), "flair": (0.08, 0.7, 0.45)}
     if kind not in weights:
         raise ValueError(f"kind must be 't2' or 'flair', got {kind!r}")
-    image = np.tensordot(np.float32(weights[kind]), np.moveaxis(probs, -3, 0), axes=1)
+    w_csf, w_gm, w_wm = (np.float32(w) for w in weights[kind])
+    image = w_csf * probs[..., 0, :, :] + w_gm * probs[..., 1, :, :] + w_wm * probs[..., 2, :, :]
     image = ndimage.gaussian_filter(image, [0] * (image.ndim - 2) + [0.7, 0.7])
-    image = image + np.random.default_rng([seed, 105]).normal(0, noise, image.shape)
+    image += np.float32(noise) * np.random.default_rng([seed, 105]).standard_normal(image.shape, np.float32)
     return np.clip(image, 0, 1).astype(np.float32)
 
 
@@ -177,11 +178,12 @@ def make_multimodal_lesion_dataset(n=1000, size=64, prevalence=0.5, contrast=0.3
     strong = np.where(t2_type[owner, None], [0.2, 1.0], [1.0, 0.2])  # (L, 2): T1, T2 visibility
     amp = contrast * strong.T * np.array([[-1.0], [1.0]])  # (2, L): dark in T1, bright in T2
     t2_src = make_second_contrast(probs_src, noise=noise, seed=seed + 1)
-    t1 = np.clip(t1_src + _paste(profiles * amp[0, :, None, None], owner, centres, n, size), 0, 1)
-    t2 = np.clip(t2_src + _paste(profiles * amp[1, :, None, None], owner, centres, n, size), 0, 1)
-    lesion_mask = _paste(masks.astype(np.float32), owner, centres, n, size) > 0
+    del probs_src  # the largest array here; free it before the lesions are drawn
+    t1 = np.clip(_paste(profiles * amp[0, :, None, None], owner, centres, t1_src), 0, 1, out=t1_src)
+    t2 = np.clip(_paste(profiles * amp[1, :, None, None], owner, centres, t2_src), 0, 1, out=t2_src)
+    lesion_mask = _paste(masks, owner, centres, np.zeros((n, size, size), bool))
     lesion_type = np.where(labels == 1, np.where(t2_type, "t2", "t1"), "none")
-    return MultiModalData(t1=t1[:, None].astype(np.float32), t2=t2[:, None].astype(np.float32),
+    return MultiModalData(t1=t1[:, None], t2=t2[:, None],
                           tabular=_clinical_table(labels, rng), feature_names=FEATURE_NAMES, labels=labels,
                           masks=lesion_mask[:, None].astype(np.uint8), boxes=_boxes(masks, owner, centres, n),
                           lesion_type=lesion_type)

@@ -150,19 +150,21 @@ def _lesion_windows(owner, valid, radius, irregularity, texture, rng):
     radii = rng.uniform(radius[0], radius[1], (n_lesions, 1, 1)).astype(np.float32)
     edge = radii * (1 + irregularity * np.clip(wobble, -1, 1))
     masks = r <= np.maximum(edge, 0.7)
-    grain = ndimage.gaussian_filter(rng.normal(0, 1, masks.shape).astype(np.float32), (0, 1, 1)) * 2.5
+    grain = ndimage.gaussian_filter(rng.standard_normal(masks.shape, np.float32), (0, 1, 1)) * 2.5
     profiles = np.clip(edge - r + 0.5, 0, 1) * np.clip(1 + texture * grain, 0, None)
     return centres, profiles.astype(np.float32), masks
 
 
-def _paste(windows, owner, centres, n, size):
-    """Sum lesion windows (L, W, W) into images (n, size, size) at their centres."""
-    half = windows.shape[-1] // 2
-    out = np.zeros((n, size + 2 * half, size + 2 * half), np.float32)
-    width = windows.shape[-1]
+def _paste(windows, owner, centres, out):
+    """Add lesion windows (L, W, W) into out (n, size, size) in place at their centres (OR for bool)."""
+    half, width = windows.shape[-1] // 2, windows.shape[-1]
     for window, i, (y, x) in zip(windows, owner.tolist(), centres.tolist()):  # L small adds: fast
-        out[i, y:y + width, x:x + width] += window
-    return out[:, half:half + size, half:half + size]
+        target = out[i, y - half:y - half + width, x - half:x - half + width]
+        if out.dtype == bool:
+            target |= window
+        else:
+            target += window
+    return out
 
 
 def _boxes(masks, owner, centres, n):
@@ -186,8 +188,8 @@ def _insert_lesions(images, valid, positive, knobs, rng):
     roomy = np.where(tissue < 0.5, 1.0, -1.0)  # mixed: the side with more room before clipping
     sign = {"bright": np.ones(len(owner)), "dark": -np.ones(len(owner)), "mixed": roomy}[knobs["polarity"]]
     amp = (sign * knobs["contrast"] * rng.uniform(0.8, 1.2, len(owner))).astype(np.float32)
-    images = np.clip(images + _paste(profiles * amp[:, None, None], owner, centres, n, size), 0, 1)
-    lesion_mask = _paste(masks.astype(np.float32), owner, centres, n, size) > 0
+    images = np.clip(_paste(profiles * amp[:, None, None], owner, centres, images), 0, 1, out=images)
+    lesion_mask = _paste(masks, owner, centres, np.zeros((n, size, size), bool))
     return images, lesion_mask, _boxes(masks, owner, centres, n), owner, centres, profiles
 
 
@@ -251,7 +253,9 @@ def make_lesion_dataset(n=2000, size=64, prevalence=0.5, anatomy=ANATOMIES, cont
     order = rng.permutation(len(patient))[:n]  # shuffled, so a random split mixes patients
     images, valid, patient = images[order], valid[order], patient[order]
     gain, offset = rng.uniform(0.9, 1.1, n_patients), rng.normal(0, 0.03, n_patients)
-    images = np.clip(images * gain[patient, None, None] + offset[patient, None, None], 0, 1).astype(np.float32)
+    images *= gain[patient, None, None].astype(np.float32)  # in place: keeps the peak memory low
+    images += offset[patient, None, None].astype(np.float32)
+    np.clip(images, 0, 1, out=images)
     true_labels = positive_patients[patient].astype(np.int64)
     knobs = dict(max_lesions=max_lesions, radius=radius, irregularity=irregularity, texture=texture,
                  contrast=contrast, polarity=polarity)
@@ -314,7 +318,7 @@ def apply_site_effect(images, effect, seed=0):
         out = out * _bias_field(len(out), images.shape[-1], effect.bias, rng)[:, None]
     out = np.clip(out, 0, 1) ** effect.gamma
     if effect.noise > 0:
-        out = out + rng.normal(0, effect.noise, out.shape).astype(np.float32)
+        out = out + np.float32(effect.noise) * rng.standard_normal(out.shape, np.float32)
     return np.clip(out, 0, 1).astype(np.float32)
 
 
