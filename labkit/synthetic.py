@@ -17,7 +17,7 @@ __all__ = ["ANATOMIES", "LesionData", "SiteEffect", "make_lesion_dataset", "appl
            "split_by_patient"]
 
 ANATOMIES = ("mni", "ct", "xray", "retina")
-_CROP_MM = {"mni": 64, "ct": 96, "ct_small": 64, "xray": 384, "retina": 256}  # native crop sizes (pixels)
+_CROP_PIXELS = {"mni": 64, "ct": 96, "ct_small": 64, "xray": 384, "retina": 256}  # native crop sizes (pixels)
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,7 +97,7 @@ def _anatomy_source(anatomy, size):
     """Resized images, valid masks and candidate crops (M, 3) = (image index, y0, x0) for one anatomy."""
     images, valids, candidates = [], [], []
     for name, image, valid in _native_images(anatomy):
-        factor = size / _CROP_MM[name]
+        factor = size / _CROP_PIXELS[name]
         images.append(_resize(image, factor))
         valids.append(_resize(valid.astype(np.float32), factor) > 0.5)
     stride = max(1, size // 8)
