@@ -485,3 +485,144 @@ def kernel_explorer(image, vmin=0.0, vmax=1.0):
 
 
 __all__ += ["activation_summary", "activation_explorer", "parse_kernel", "kernel_summary", "kernel_explorer"]
+
+
+# ------------------------------------------------------------ loss functions: loss and gradient against the prediction
+LOSS_NAMES = ("BCE", "weighted BCE", "focal", "MSE")
+
+
+def loss_curves(label=1, gamma=2.0, pos_weight=5.0, n_points=199):
+    """Each loss of LOSS_NAMES for one sample with true ``label`` (0 or 1), against its predicted probability.
+
+    Returns {'probs': (n_points,) float64 in (0, 1), 'loss': {name: (n_points,)}, 'grad': {name: (n_points,)}}:
+    'grad' is d loss / d logit, the push that gradient descent gives the logit (labkit.losses, autograd).
+    """
+    import torch
+
+    from labkit import losses
+
+    if label not in (0, 1) or not gamma >= 0 or not pos_weight > 0 or int(n_points) < 2:
+        raise ValueError(f"need label 0 or 1, gamma >= 0, pos_weight > 0, n_points >= 2; got {label!r}, "
+                         f"{gamma!r}, {pos_weight!r}, {n_points!r}")
+    probs = torch.linspace(0.005, 0.995, int(n_points), dtype=torch.float64)
+    logits = torch.logit(probs).requires_grad_(True)
+    target = torch.full_like(probs, float(label))
+    fns = {"BCE": lambda z: losses.weighted_bce(z, target, 1.0, "none"),
+           "weighted BCE": lambda z: losses.weighted_bce(z, target, pos_weight, "none"),
+           "focal": lambda z: losses.focal_loss(z, target, gamma, reduction="none"),
+           "MSE": lambda z: (torch.sigmoid(z) - target) ** 2}
+    out = {"probs": probs.numpy(), "loss": {}, "grad": {}}
+    for name, fn in fns.items():
+        value = fn(logits)
+        (grad,) = torch.autograd.grad(value.sum(), logits)
+        out["loss"][name], out["grad"][name] = value.detach().numpy(), grad.numpy()
+    return out
+
+
+def loss_at(curves, prob):
+    """Loss and gradient of every loss in ``curves`` (from :func:`loss_curves`) at the probability ``prob``
+    (linear interpolation) -> {name: (loss, grad)}."""
+    if not 0 < prob < 1:
+        raise ValueError(f"prob must be in (0, 1), got {prob!r}")
+    p = curves["probs"]
+    return {name: (float(np.interp(prob, p, curves["loss"][name])), float(np.interp(prob, p, curves["grad"][name])))
+            for name in curves["loss"]}
+
+
+def loss_explorer():
+    """Predicted-probability, label, gamma and pos_weight controls: every loss and its gradient with respect to
+    the logit, against the predicted probability, with the chosen prediction marked."""
+    import matplotlib.pyplot as plt
+
+    def draw(prob, label, gamma, pos_weight):
+        curves = loss_curves(label, gamma, pos_weight)
+        at = loss_at(curves, prob)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+        for name in curves["loss"]:
+            line, = left.plot(curves["probs"], curves["loss"][name], label=name)
+            right.plot(curves["probs"], curves["grad"][name], color=line.get_color())
+            left.plot(prob, at[name][0], "o", color=line.get_color())
+            right.plot(prob, at[name][1], "o", color=line.get_color())
+        left.set(title=f"loss for a sample with label {label}", xlabel="predicted probability", ylabel="loss",
+                 ylim=(0, min(8, max(v.max() for v in curves["loss"].values()) * 1.05)))
+        right.set(title="gradient d loss / d logit", xlabel="predicted probability")
+        right.axhline(0, color="0.6", linewidth=1)
+        left.legend()
+        fig.tight_layout()
+        print(" | ".join(f"{name}: loss {v:.3f}, grad {g:+.3f}" for name, (v, g) in at.items()))
+        return fig
+
+    return interactive_plot(draw, prob=(0.01, 0.99, 0.01, 0.2), label=[1, 0], gamma=(0.0, 5.0, 0.5, 2.0),
+                            pos_weight=(0.5, 20.0, 0.5, 5.0))
+
+
+__all__ += ["LOSS_NAMES", "loss_curves", "loss_at", "loss_explorer"]
+
+
+# ------------------------------------------------------------ detection: score threshold and NMS IoU
+def detection_summary(outputs, gt_boxes, threshold=0.3, nms_iou=0.5, index=0, stride=2, iou_threshold=0.5):
+    """Detections of a heatmap detector at one score threshold and NMS IoU (see :mod:`labkit.detect`).
+
+    outputs: raw detector outputs (N, 5, h, w); gt_boxes: list of N (M, 4) boxes. Returns a dict with the
+    image ``index``'s 'boxes' (K, 4), 'scores' (K,), 'is_tp' (K,) bool, 'gt' (M, 4), and counts over all N
+    images: 'tp', 'fp', 'fn', 'precision', 'recall' (nan when undefined), 'fp_per_image'.
+    """
+    from torchvision.ops import nms
+
+    from labkit import detect
+
+    if len(outputs) != len(gt_boxes) or not 0 <= index < len(outputs):
+        raise ValueError(f"need len(outputs) == len(gt_boxes) and 0 <= index < N; got {len(outputs)}, "
+                         f"{len(gt_boxes)}, index {index}")
+    found = []
+    for boxes, scores in detect.decode_heatmap(outputs, stride=stride, threshold=threshold):
+        keep = nms(boxes, scores, nms_iou) if nms_iou < 1 else slice(None)
+        found.append((boxes[keep], scores[keep]))
+    flags = [detect.match_detections(b, s, g, iou_threshold)[0] for (b, s), g in zip(found, gt_boxes)]
+    tp, n_det = int(sum(f.sum() for f in flags)), int(sum(len(f) for f in flags))
+    n_gt = int(sum(len(g) for g in gt_boxes))
+    return {"boxes": found[index][0].numpy(), "scores": found[index][1].numpy(), "is_tp": flags[index],
+            "gt": np.asarray(gt_boxes[index], np.float32).reshape(-1, 4), "tp": tp, "fp": n_det - tp,
+            "fn": n_gt - tp, "precision": tp / n_det if n_det else float("nan"),
+            "recall": tp / n_gt if n_gt else float("nan"), "fp_per_image": (n_det - tp) / len(outputs)}
+
+
+def _add_boxes(ax, boxes, color, scores=None, style="-"):
+    from matplotlib.patches import Rectangle
+
+    for k, (x0, y0, x1, y1) in enumerate(np.asarray(boxes, np.float64).reshape(-1, 4)):
+        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=color,
+                               linewidth=1.5, linestyle=style))
+        if scores is not None:
+            ax.text(x0, y0 - 1, f"{scores[k]:.2f}", color=color, fontsize=7, va="bottom")
+
+
+def detection_explorer(images, outputs, gt_boxes, stride=2):
+    """Sliders for image, score threshold and NMS IoU over precomputed detector ``outputs`` (N, 5, h, w).
+
+    images: (N, 1, H, W) float in [0, 1]. Ground truth is dashed blue, true positives green, false
+    positives vermillion; the counts over all N images are printed.
+    """
+    import matplotlib.pyplot as plt
+
+    from labkit import plots
+
+    detection_summary(outputs, gt_boxes)  # bad input fails here, at build time, with a clear message
+
+    def draw(index, threshold, nms_iou):
+        s = detection_summary(outputs, gt_boxes, threshold, nms_iou, index, stride)
+        fig, ax = plt.subplots(figsize=(3.6, 3.6))
+        plots.show_image(np.asarray(images[index]).reshape(images.shape[-2:]), ax=ax, vmin=0, vmax=1,
+                         title=f"image {index}: {s['is_tp'].sum()} TP, {(~s['is_tp']).sum()} FP, {len(s['gt'])} true")
+        _add_boxes(ax, s["gt"], "#0072B2", style="--")
+        _add_boxes(ax, s["boxes"][s["is_tp"]], "#009E73", s["scores"][s["is_tp"]])
+        _add_boxes(ax, s["boxes"][~s["is_tp"]], "#D55E00", s["scores"][~s["is_tp"]])
+        print(f"all {len(outputs)} images: precision {s['precision']:.3f} | recall {s['recall']:.3f} | "
+              f"{s['fp_per_image']:.2f} false positives per image")
+        return fig
+
+    return interactive_plot(draw, index=(0, len(outputs) - 1, 1, 0), threshold=(0.05, 0.95, 0.05, 0.3),
+                            nms_iou=(0.1, 1.0, 0.05, 0.5))
+
+
+__all__ += ["detection_summary", "detection_explorer"]
