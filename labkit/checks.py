@@ -230,3 +230,36 @@ def crop_or_pad(answer):
     for size in [(4, 6), (9, 12), (7, 5), (10, 10), (6, 13)]:
         want = ResizeWithPadOrCrop(size)(image[None])[0].numpy()
         expect_close(call(answer, image, size), want, f"crop_or_pad(image of shape (7, 10), {size})")
+
+
+# ------------------------------------------------------------ neural networks and convolution
+def _random(*shape, seed=0, scale=1.0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * scale
+
+
+@checker(hint="With s = torch.sigmoid(x), the derivative is s * (1 - s): elementwise, largest (0.25) at x = 0.")
+def sigmoid_derivative(answer):
+    """Derivative of the logistic sigmoid, elementwise, compared with autograd."""
+    for x in (torch.linspace(-8, 8, 33, dtype=torch.float64), torch.zeros(3, dtype=torch.float64),
+              _random(4, 5, scale=3)):
+        x = x.clone().requires_grad_(True)
+        (want,) = torch.autograd.grad(torch.sigmoid(x).sum(), x)
+        expect_close(call(answer, x.detach()), want, f"sigmoid_derivative(x of shape {tuple(x.shape)})")
+
+
+@checker(hint="Each output is a weighted sum of the inputs plus a bias: x @ weight.T + bias, shape (N, out).")
+def linear_forward(answer):
+    """A layer of neurons, y = x W^T + b, compared with torch.nn.functional.linear."""
+    for n, n_in, n_out in ((5, 3, 2), (1, 4, 4), (7, 6, 1)):
+        x, weight, bias = _random(n, n_in, seed=n), _random(n_out, n_in, seed=n_in), _random(n_out, seed=n_out)
+        want = torch.nn.functional.linear(x, weight, bias)
+        expect_close(call(answer, x, weight, bias), want, f"linear_forward(x {n}x{n_in}, weight {n_out}x{n_in}, bias)")
+
+
+@checker(hint="A Linear(a, b) layer has a * b weights and b biases; add this up over consecutive pairs of sizes.")
+def mlp_param_count(answer):
+    """Number of parameters of an MLP with layer sizes [in, hidden..., out], compared with torch.nn."""
+    for sizes in ([4, 16, 3], [64, 32, 32, 1], [10, 1], [3, 8, 8, 8, 2]):
+        layers = [torch.nn.Linear(a, b) for a, b in zip(sizes, sizes[1:])]
+        want = sum(p.numel() for layer in layers for p in layer.parameters())
+        expect_close(call(answer, list(sizes)), want, f"mlp_param_count({sizes})")

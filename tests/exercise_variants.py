@@ -43,4 +43,17 @@ def crop_or_pad(image, size):
     out[:h, :w] = image[:h, :w]
     return out
 ''',
+    "sigmoid_derivative": '''
+import torch
+def sigmoid_derivative(x):
+    return torch.sigmoid(x) * (1 - x)   # uses x instead of sigmoid(x) in the second factor
+''',
+    "linear_forward": '''
+def linear_forward(x, weight, bias):
+    return x @ weight.T   # forgets the bias
+''',
+    "mlp_param_count": '''
+def mlp_param_count(sizes):
+    return sum(a * b for a, b in zip(sizes, sizes[1:]))   # forgets the biases
+''',
 }
