@@ -626,3 +626,51 @@ def detection_explorer(images, outputs, gt_boxes, stride=2):
 
 
 __all__ += ["detection_summary", "detection_explorer"]
+
+
+# ------------------------------------------------------------ training runs: learning curves side by side
+def history_curves(histories, runs, quantity="val_loss"):
+    """Per-epoch ``quantity`` ('train_loss', 'val_loss' or a validation metric such as 'accuracy') of the
+    ``runs`` (names) of ``histories`` (dict name -> labkit.train.History) -> dict name -> (E,) float64 array.
+
+    Each run has its own length E (early stopping). Raises ValueError for an unknown run, KeyError for an
+    unknown quantity.
+    """
+    unknown = [name for name in runs if name not in histories]
+    if unknown:
+        raise ValueError(f"unknown run(s) {unknown}; known runs: {list(histories)}")
+    return {name: np.asarray(histories[name].values(quantity), dtype=np.float64) for name in runs}
+
+
+def history_explorer(histories, quantities=("val_loss", "train_loss", "accuracy"), log_scale=False):
+    """Pick runs (several with Ctrl/Shift-click) and a quantity: their curves on one plot, best epochs printed.
+
+    histories: dict name -> labkit.train.History, all computed beforehand (moving a control trains nothing).
+    """
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    names = list(histories)
+    history_curves(histories, names, quantities[0])  # bad input fails here, at build time
+    select = W.SelectMultiple(options=names, value=tuple(names[:2]), description="runs", rows=min(8, len(names)))
+
+    def draw(runs, quantity, log_scale):
+        curves = history_curves(histories, runs, quantity)
+        if not curves:
+            print("select at least one run")
+            return None
+        fig, ax = plt.subplots(figsize=(6.5, 3.5))
+        for name, values in curves.items():
+            ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3, label=name)
+            finite = np.flatnonzero(np.isfinite(values))
+            if finite.size:
+                best = finite[np.argmin(values[finite]) if "loss" in quantity else np.argmax(values[finite])]
+                print(f"{name:>24}: best {quantity} {values[best]:.4g} at epoch {best + 1} of {len(values)}")
+        ax.set(xlabel="epoch", ylabel=quantity, title=f"{quantity} per epoch", yscale="log" if log_scale else "linear")
+        ax.legend(fontsize=7)
+        return fig
+
+    return interactive_plot(draw, runs=select, quantity=list(quantities), log_scale=bool(log_scale))
+
+
+__all__ += ["history_curves", "history_explorer"]
