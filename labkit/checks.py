@@ -263,3 +263,40 @@ def mlp_param_count(answer):
         layers = [torch.nn.Linear(a, b) for a, b in zip(sizes, sizes[1:])]
         want = sum(p.numel() for layer in layers for p in layer.parameters())
         expect_close(call(answer, list(sizes)), want, f"mlp_param_count({sizes})")
+
+
+@checker(hint="Slide the kernel without flipping it: out[i, j] = (image[i:i + kh, j:j + kw] * kernel).sum(), "
+              "for i in range(H - kh + 1) and j in range(W - kw + 1).")
+def conv2d_single(answer):
+    """Valid 2D cross-correlation of one image with one kernel, compared with torch.nn.functional.conv2d."""
+    for (h, w), (kh, kw) in (((8, 8), (3, 3)), ((6, 9), (3, 3)), ((7, 7), (5, 5)), ((5, 6), (1, 1)), ((6, 5), (2, 3))):
+        image, kernel = _random(h, w, seed=h * w), _random(kh, kw, seed=kh * kw + 1)
+        want = torch.nn.functional.conv2d(image[None, None], kernel[None, None])[0, 0]
+        expect_close(call(answer, image, kernel), want, f"conv2d_single(image {h}x{w}, kernel {kh}x{kw})")
+
+
+@checker(hint="floor((n + 2 * p - k) / s) + 1: pad both sides, count the kernel positions that fit, step by s "
+              "(use integer division //).")
+def conv_output_size(answer):
+    """Output length of a convolution/pooling layer, compared with the shape torch gives."""
+    for n, k, s, p in ((64, 3, 1, 1), (64, 2, 2, 0), (7, 3, 2, 1), (5, 5, 1, 0), (10, 4, 3, 2), (28, 5, 2, 0)):
+        want = torch.nn.functional.conv1d(torch.zeros(1, 1, n), torch.zeros(1, 1, k), stride=s, padding=p).shape[-1]
+        expect_close(call(answer, n, k, s, p), want, f"conv_output_size(n={n}, k={k}, s={s}, p={p})")
+
+
+def _field_by_gradient(kernel_sizes, strides):
+    """Receptive field measured: inputs with a nonzero gradient for one output of a stack of all-ones convs."""
+    x = torch.zeros(1, 1, 256, dtype=torch.float64, requires_grad=True)
+    out = x
+    for k, s in zip(kernel_sizes, strides):
+        out = torch.nn.functional.conv1d(out, torch.ones(1, 1, k, dtype=torch.float64), stride=s)
+    (grad,) = torch.autograd.grad(out[0, 0, out.shape[-1] // 2], x)
+    return int((grad != 0).sum())
+
+
+@checker(hint="Start with r = 1 and jump = 1; for each layer: r += (k - 1) * jump, then jump *= s.")
+def receptive_field(answer):
+    """Receptive field of a stack of conv/pool layers, compared with the footprint of a gradient."""
+    for ks, ss in (([3], [1]), ([3, 3, 3], [1, 1, 1]), ([3, 2, 3, 2], [1, 2, 1, 2]), ([5, 3, 3], [2, 2, 1]),
+                   ([7, 3, 3, 3], [2, 1, 2, 1])):
+        expect_close(call(answer, list(ks), list(ss)), _field_by_gradient(ks, ss), f"receptive_field({ks}, {ss})")
