@@ -300,3 +300,74 @@ def receptive_field(answer):
     for ks, ss in (([3], [1]), ([3, 3, 3], [1, 1, 1]), ([3, 2, 3, 2], [1, 2, 1, 2]), ([5, 3, 3], [2, 2, 1]),
                    ([7, 3, 3, 3], [2, 1, 2, 1])):
         expect_close(call(answer, list(ks), list(ss)), _field_by_gradient(ks, ss), f"receptive_field({ks}, {ss})")
+
+
+# ------------------------------------------------------------ adversarial attacks and interpretability
+def _tiny_models_and_batches():
+    """Small seeded float64 CNNs (one logit) with image batches (N, 1, 8, 8) in [0, 1] and labels (N,)."""
+    cases = []
+    for seed in (0, 1, 2):
+        torch.manual_seed(seed)  # inside a checker: the caller's stream is restored by fork_rng below
+        model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                                    torch.nn.Linear(4 * 64, 1)).double().eval()
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.rand(6, 1, 8, 8, generator=gen, dtype=torch.float64)
+        cases.append((model, x, torch.randint(0, 2, (6,), generator=gen)))
+    return cases
+
+
+@checker(hint="Make x require grad, loss = ((1 - 2 * y.float()) * model(x).reshape(len(x))).sum(), take "
+              "torch.autograd.grad(loss, x), then (x + eps * grad.sign()).clamp(0, 1) (detached).")
+def fgsm(answer):
+    """FGSM with the logit-margin loss, compared with captum.robust.FGSM."""
+    from captum.robust import FGSM
+
+    margin = lambda logits, y: (1 - 2 * y.double()) * logits.reshape(len(y))
+    with torch.random.fork_rng(devices=[]):
+        cases = _tiny_models_and_batches()
+    for model, x, y in cases:
+        for eps in (0.01, 0.1, 0.3):
+            want = FGSM(model, loss_func=margin, lower_bound=0, upper_bound=1).perturb(x.clone(), eps, y)
+            expect_close(call(answer, model, x, y, eps), want.detach(), f"fgsm(model, x, y, eps={eps})", atol=1e-9)
+
+
+@checker(hint="Each element must end up in [x - eps, x + eps]: torch.max(torch.min(x_adv, x + eps), x - eps). "
+              "Clamp relative to x, not to [-eps, eps].")
+def project_linf(answer):
+    """Projection onto the L-infinity ball around x: elementwise clamp, compared with torch.clamp per element."""
+    gen = torch.Generator().manual_seed(3)
+    for shape, eps in (((4, 1, 5, 5), 0.05), ((2, 3, 4, 4), 0.3), ((7,), 0.0)):
+        x = torch.rand(shape, generator=gen, dtype=torch.float64)
+        x_adv = x + torch.randn(shape, generator=gen, dtype=torch.float64) * 0.2
+        want = x + (x_adv - x).clamp(-eps, eps)
+        expect_close(call(answer, x_adv, x, eps), want, f"project_linf(x_adv, x, eps={eps})", atol=1e-12)
+
+
+@checker(hint="Make a copy of x require grad, take torch.autograd.grad(model(x)[:, 0].sum(), x) and return the "
+              "absolute value of the gradient (same shape as x).")
+def saliency_map(answer):
+    """Absolute input gradient of the logit, compared with captum.attr.Saliency(abs=True)."""
+    from captum.attr import Saliency
+
+    with torch.random.fork_rng(devices=[]):
+        cases = _tiny_models_and_batches()
+    for model, x, _ in cases:
+        want = Saliency(model).attribute(x.clone(), target=0, abs=True)
+        expect_close(call(answer, model, x), want.detach(), "saliency_map(model, x)", atol=1e-9)
+
+
+@checker(hint="Per image, find the flat argmax of attr (attr.reshape(n, -1).argmax(1)), convert it with "
+              "np.unravel_index to (row, col), look that pixel up in the mask, and average the hits.")
+def pointing_game(answer):
+    """Pointing-game hit rate, compared with a per-image loop over np.argmax."""
+    rng = np.random.default_rng(7)
+    for n, h, w in ((10, 8, 8), (5, 6, 9), (1, 4, 4)):
+        attr = rng.random((n, h, w))
+        masks = (rng.random((n, h, w)) < 0.3).astype(np.uint8)
+        hits = [masks[i].flat[int(np.argmax(attr[i]))] for i in range(n)]
+        expect_close(call(answer, attr, masks), np.mean(hits), f"pointing_game(attr {n}x{h}x{w}, masks)")
+    masks = np.zeros((2, 5, 7), np.uint8)
+    masks[:, 1, 6] = 1
+    attr = np.zeros((2, 5, 7))
+    attr[0, 1, 6], attr[1, 4, 0] = 1, 1   # non-square: a row/column mix-up misses the first hit
+    expect_close(call(answer, attr, masks), 0.5, "pointing_game(peaks at (1, 6) and (4, 0), mask at (1, 6))")

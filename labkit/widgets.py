@@ -674,3 +674,87 @@ def history_explorer(histories, quantities=("val_loss", "train_loss", "accuracy"
 
 
 __all__ += ["history_curves", "history_explorer"]
+
+
+# ------------------------------------------------------------ robustness and trust: attacks, attributions
+def attack_summary(model, image, label, eps, method="fgsm"):
+    """One image (1, H, W) in [0, 1] attacked at ``eps`` (L-inf) -> dict with 'adversarial' and 'perturbation'
+    (H, W) arrays, 'prob_clean' and 'prob_adv' (sigmoid of a one-output model) and 'linf' (float)."""
+    import torch
+
+    from labkit import adversarial
+
+    x = torch.as_tensor(np.asarray(image, np.float32))
+    if x.dim() != 3:
+        raise ValueError(f"image must have shape (C, H, W), got {tuple(x.shape)}")
+    x, y = x[None], torch.tensor([int(label)])
+    model.eval()
+    x_adv = adversarial.attack(model, x, y, float(eps), method)
+    with torch.no_grad():
+        probs = torch.sigmoid(model(torch.cat([x, x_adv])).reshape(2)).tolist()
+    delta = (x_adv - x)[0, 0].numpy()
+    return {"adversarial": x_adv[0, 0].numpy(), "perturbation": delta, "prob_clean": probs[0],
+            "prob_adv": probs[1], "linf": float(np.abs(delta).max())}
+
+
+def attack_explorer(model, images, labels, max_eps=16):
+    """Case and epsilon (in 1/255 steps) sliders: clean image, adversarial image, amplified perturbation and
+    the model's probability of 'lesion' before and after (FGSM computed live for one image)."""
+    import matplotlib.pyplot as plt
+
+    from labkit import plots
+
+    images, labels = np.asarray(images), np.asarray(labels)
+
+    def draw(case, eps_255, method):
+        s = attack_summary(model, images[case], labels[case], eps_255 / 255, method)
+        fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8))
+        plots.show_image(images[case, 0], ax=axes[0], title=f"clean, label {labels[case]}: p={s['prob_clean']:.2f}",
+                         vmin=0, vmax=1)
+        plots.show_image(s["adversarial"], ax=axes[1], title=f"{method} eps={eps_255}/255: p={s['prob_adv']:.2f}",
+                         vmin=0, vmax=1)
+        bound = max(s["linf"], 1e-6)
+        plots.show_image(s["perturbation"], ax=axes[2], title="perturbation (amplified)", vmin=-bound, vmax=bound,
+                         cmap="cividis")
+        fig.tight_layout()
+        return fig
+
+    return interactive_plot(draw, case=(0, len(images) - 1, 1, 0), eps_255=(0, int(max_eps), 1, 4),
+                            method=["fgsm", "pgd"])
+
+
+def attribution_summary(maps, masks, case, method):
+    """Precomputed attributions ``maps`` {method: (N, H, W)} -> dict with the map (H, W) of one case, its
+    peak (row, col) and whether the peak falls inside ``masks[case]`` (H, W) ('hit', bool)."""
+    if method not in maps:
+        raise ValueError(f"method must be one of {sorted(maps)}, got {method!r}")
+    attr = np.asarray(maps[method][case], np.float64)
+    peak = np.unravel_index(np.argmax(attr), attr.shape)
+    return {"map": attr, "peak": tuple(int(p) for p in peak), "hit": bool(np.asarray(masks[case])[peak])}
+
+
+def attribution_explorer(images, maps, masks):
+    """Case and method pickers over precomputed attributions: image with the lesion outline, the map and
+    its peak (a cross: orange when it falls inside the lesion)."""
+    import matplotlib.pyplot as plt
+
+    from labkit import plots
+
+    images, masks = np.asarray(images), np.asarray(masks)
+
+    def draw(case, method):
+        s = attribution_summary(maps, masks, case, method)
+        fig, axes = plt.subplots(1, 2, figsize=(6, 3))
+        plots.show_overlay(images[case, 0], masks[case], ax=axes[0], title=f"case {case}: lesion outline",
+                           vmin=0, vmax=1, contour=True)
+        plots.show_image(s["map"], ax=axes[1], title=f"{method}: peak {'in' if s['hit'] else 'outside'} lesion",
+                         cmap="viridis")
+        for ax in axes:
+            ax.plot(s["peak"][1], s["peak"][0], "x", color="#E69F00" if s["hit"] else "#D55E00", ms=10, mew=2)
+        fig.tight_layout()
+        return fig
+
+    return interactive_plot(draw, case=(0, len(images) - 1, 1, 0), method=list(maps))
+
+
+__all__ += ["attack_summary", "attack_explorer", "attribution_summary", "attribution_explorer"]

@@ -75,4 +75,32 @@ def conv_output_size(n, k, s=1, p=0):
 def receptive_field(kernel_sizes, strides):
     return 1 + sum(k - 1 for k in kernel_sizes)   # ignores the strides
 ''',
+    "fgsm": '''
+import torch
+def fgsm(model, x, y, eps):
+    x = x.detach().clone().requires_grad_(True)
+    loss = ((1 - 2 * y.float()) * model(x).reshape(len(x))).sum()
+    (grad,) = torch.autograd.grad(loss, x)
+    return (x.detach() + eps * grad).clamp(0, 1)   # the raw gradient, not its sign
+''',
+    "project_linf": '''
+import torch
+def project_linf(x_adv, x, eps):
+    return x_adv.clamp(-eps, eps)   # clamps the image itself, not its distance to x
+''',
+    "saliency_map": '''
+import torch
+def saliency_map(model, x):
+    x = x.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model(x)[:, 0].sum(), x)
+    return grad   # signed gradient: the absolute value is missing
+''',
+    "pointing_game": '''
+import numpy as np
+def pointing_game(attr, masks):
+    attr, masks = np.asarray(attr), np.asarray(masks)
+    n, h, w = attr.shape
+    cols, rows = np.unravel_index(attr.reshape(n, -1).argmax(axis=1), (w, h))   # rows and columns swapped
+    return float(masks[np.arange(n), rows, cols].mean())
+''',
 }

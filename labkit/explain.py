@@ -1,0 +1,149 @@
+"""Attribution maps (Captum wrappers) and ways to test them: pointing game, attribution mass, randomisation.
+
+Introduced in 16_interpretability.ipynb. Models take images x (N, C, H, W) float and give logits (N, K); for a
+one-output classifier ``target=0`` is its only logit. Maps are (N, H, W) float32 tensors of *importance*
+(larger = more influence): absolute values for saliency, Integrated Gradients and occlusion, the ReLU'd class
+activation map for Grad-CAM (upsampled bilinearly to the image size). Captum is imported inside the functions.
+"""
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["METHODS", "attribute", "attribute_all", "attribution_peaks", "dilate_masks", "pointing_game", "mass_fraction",
+           "randomize_weights", "rank_correlation"]
+
+METHODS = ("saliency", "integrated_gradients", "grad_cam", "occlusion")
+
+
+def _check_inputs(model, x):
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or not x.is_floating_point():
+        raise ValueError(f"x must be a float tensor (N, C, H, W), got {getattr(x, 'shape', type(x).__name__)}")
+
+
+def _gradcam(model, x, target, layer):
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    layer = layer if layer is not None else getattr(model, "feature_layer", None)
+    if layer is None:
+        raise ValueError("grad_cam needs a layer: pass layer=... or use a model with a .feature_layer")
+    cam = LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True)
+    return LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), interpolate_mode="bilinear")
+
+
+def attribute(model, x, method, target=0, n_steps=16, internal_batch_size=64, window=4, stride=2, layer=None):
+    """Importance map (N, H, W) float32 of ``method`` in METHODS for ``target``; the model is put in eval mode.
+
+    Baselines (IG, occlusion) are each image's mean intensity: a featureless image, so bright and dark
+    structures both count. IG uses ``n_steps`` points in batches of ``internal_batch_size`` (bounds memory);
+    occlusion slides a ``window`` x ``window`` patch with ``stride``; Grad-CAM uses ``layer`` (default
+    ``model.feature_layer``).
+    """
+    from captum.attr import IntegratedGradients, Occlusion, Saliency
+
+    _check_inputs(model, x)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    model.eval()
+    x = x.detach()
+    baseline = x.mean(dim=(2, 3), keepdim=True).expand_as(x).contiguous()
+    if method == "saliency":
+        attr = Saliency(model).attribute(x, target=target, abs=True)
+    elif method == "integrated_gradients":
+        attr = IntegratedGradients(model).attribute(x, baselines=baseline, target=target, n_steps=n_steps,
+                                                    internal_batch_size=internal_batch_size).abs()
+    elif method == "grad_cam":
+        attr = _gradcam(model, x, target, layer)
+    else:
+        shape = (x.shape[1], window, window)
+        attr = Occlusion(model).attribute(x, sliding_window_shapes=shape, strides=(x.shape[1], stride, stride),
+                                          baselines=baseline, target=target, perturbations_per_eval=8).abs()
+    return attr.sum(dim=1).detach().float()
+
+
+def attribute_all(model, x, methods=METHODS, **kwargs):
+    """{method: attribute(model, x, method)} for several methods (kwargs are passed on)."""
+    return {method: attribute(model, x, method, **kwargs) for method in methods}
+
+
+def _maps(attr):
+    a = attr.detach().cpu().numpy() if isinstance(attr, torch.Tensor) else np.asarray(attr)
+    if a.ndim == 4 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim != 3:
+        raise ValueError(f"attributions must have shape (N, H, W) or (N, 1, H, W), got {a.shape}")
+    return a.astype(np.float64)
+
+
+def attribution_peaks(attr):
+    """Row and column of each map's maximum -> (N, 2) int64 array (first maximum on ties)."""
+    a = _maps(attr)
+    flat = a.reshape(len(a), -1).argmax(axis=1)
+    return np.stack(np.unravel_index(flat, a.shape[1:]), axis=1).astype(np.int64)
+
+
+def dilate_masks(masks, dilate=0, shape=None):
+    """Boolean regions (N, H, W): ``masks`` (N, H, W) or (N, 1, H, W) nonzero, grown by ``dilate`` pixels
+    (3x3 steps). ``regions.mean()`` is the chance level of the pointing game."""
+    from scipy import ndimage
+
+    m = _maps(masks) > 0
+    if shape is not None and m.shape != shape:
+        raise ValueError(f"masks must match the attributions' shape {shape}, got {m.shape}")
+    if dilate > 0:
+        m = ndimage.binary_dilation(m, structure=np.ones((1, 3, 3), bool), iterations=int(dilate))
+    return m
+
+
+def pointing_game(attr, masks, dilate=0):
+    """Per-image hits (N,) bool: does the map's peak fall inside the mask (dilated by ``dilate`` pixels)?
+
+    attr (N, H, W) importance maps; masks (N, H, W) or (N, 1, H, W), nonzero inside the target region.
+    The hit rate is ``pointing_game(...).mean()``; chance level is the region's area fraction.
+    """
+    a = _maps(attr)
+    regions = dilate_masks(masks, dilate, a.shape)
+    peaks = attribution_peaks(a)
+    return regions[np.arange(len(a)), peaks[:, 0], peaks[:, 1]]
+
+
+def mass_fraction(attr, masks, dilate=0):
+    """Share (N,) float in [0, 1] of each map's positive mass that lies inside the (dilated) mask."""
+    a = np.clip(_maps(attr), 0, None)
+    regions = dilate_masks(masks, dilate, a.shape)
+    total = a.sum(axis=(1, 2))
+    return np.where(total > 0, (a * regions).sum(axis=(1, 2)) / np.maximum(total, 1e-30), 0.0)
+
+
+def randomize_weights(model, seed=0):
+    """A copy of ``model`` with every parameter re-initialised (``reset_parameters``, BatchNorm statistics
+    reset), drawn with ``seed`` inside ``torch.random.fork_rng``; the original model is untouched."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    clone = copy.deepcopy(model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for module in clone.modules():
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+            if hasattr(module, "reset_running_stats"):
+                module.reset_running_stats()
+    return clone.eval()
+
+
+def rank_correlation(maps_a, maps_b):
+    """Spearman rank correlation (N,) float between paired maps (N, H, W) (ties get their mean rank)."""
+    from scipy import stats
+
+    a, b = _maps(maps_a), _maps(maps_b)
+    if a.shape != b.shape:
+        raise ValueError(f"maps must have the same shape, got {a.shape} and {b.shape}")
+    ra = stats.rankdata(a.reshape(len(a), -1), axis=1)
+    rb = stats.rankdata(b.reshape(len(b), -1), axis=1)
+    ra, rb = ra - ra.mean(1, keepdims=True), rb - rb.mean(1, keepdims=True)
+    denom = np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
+    return np.where(denom > 0, (ra * rb).sum(1) / np.maximum(denom, 1e-30), 0.0)
