@@ -33,11 +33,11 @@ class PeakMemory(threading.Thread):
 
     def __init__(self, interval=0.05):
         super().__init__(daemon=True)
-        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+        self.interval, self.peak, self._halt = interval, 0, threading.Event()
 
     def run(self):
         me = psutil.Process()
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             total = 0
             for child in me.children(recursive=True):
                 try:
@@ -45,10 +45,10 @@ class PeakMemory(threading.Thread):
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
-            self._stop.wait(self.interval)
+            self._halt.wait(self.interval)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join()
 
 
