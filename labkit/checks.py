@@ -371,3 +371,75 @@ def pointing_game(answer):
     attr = np.zeros((2, 5, 7))
     attr[0, 1, 6], attr[1, 4, 0] = 1, 1   # non-square: a row/column mix-up misses the first hit
     expect_close(call(answer, attr, masks), 0.5, "pointing_game(peaks at (1, 6) and (4, 0), mask at (1, 6))")
+
+
+# ------------------------------------------------------------ overfitting and hyperparameters (07, 08)
+@checker(hint="Walk through the epochs keeping the best loss so far; a strictly lower loss resets the wait, "
+              "anything else (a tie, a NaN) adds 1; stop once the wait reaches patience. Return the best index.")
+def early_stopping_epoch(answer):
+    """Epoch (0-based) whose weights early stopping restores, compared with labkit.tuning (tested against fit)."""
+    from labkit import tuning
+
+    cases = [([0.9, 0.8, 0.7, 0.6], 2), ([0.9, 0.7, 0.8, 0.85, 0.5], 2), ([0.9, 0.7, 0.8, 0.85, 0.5], 3),
+             ([0.7, 0.6, 0.6, 0.6, 0.55], 3), ([0.8, np.nan, 0.75, 0.9, 0.95, 0.5], 2), ([0.5, 0.6, 0.7], 1),
+             (list(0.7 - 0.02 * np.arange(12) + 0.003 * np.arange(12) ** 2), 3)]
+    for losses, patience in cases:
+        want = tuning.early_stopping_epoch(losses, patience)
+        expect_close(call(answer, list(losses), patience), want,
+                     f"early_stopping_epoch({np.round(losses, 3).tolist()}, patience={patience})")
+
+
+def _dihedral_versions(image):
+    """The 8 rotations/flips of one image (C, H, W)."""
+    turns = [torch.rot90(image, k, dims=(-2, -1)) for k in range(4)]
+    return turns + [t.flip(-1) for t in turns]
+
+
+@checker(hint="Make gen = torch.Generator().manual_seed(seed); for EACH image draw k in 0..3 and a coin with it, "
+              "torch.rot90(image, k, dims=(1, 2)), then .flip(2) if the coin says so; torch.stack the results.")
+def dihedral_augment(answer):
+    """Random rotation by k * 90 degrees and flip per image: a property check (8 versions, seeded, varied)."""
+    images = torch.rand(64, 1, 6, 6, generator=torch.Generator().manual_seed(0))
+    state = torch.get_rng_state()
+    out = call(answer, images, 0)
+    expect_true(torch.equal(state, torch.get_rng_state()), "the global torch RNG changed: use a local Generator")
+    expect_true(isinstance(out, torch.Tensor) and out.shape == images.shape,
+                f"expected a tensor of shape {tuple(images.shape)}, got {getattr(out, 'shape', type(out).__name__)}")
+    used = set()
+    for i, (image, got) in enumerate(zip(images, out)):
+        match = [j for j, version in enumerate(_dihedral_versions(image)) if torch.equal(version, got)]
+        expect_true(match, f"output {i} is not a rotation (k * 90 degrees) or flip of input {i}")
+        used.add(match[0])
+    expect_true(len(used) >= 6, f"only {len(used)} of the 8 rotations/flips appear over 64 images: draw per image")
+    expect_true(torch.equal(out, call(answer, images, 0)), "the same seed gave a different result")
+    expect_true(not torch.equal(out, call(answer, images, 1)), "seeds 0 and 1 gave the same result")
+
+
+@checker(hint="Draw uniformly between np.log(low) and np.log(high) with np.random.default_rng(seed).uniform(..., "
+              "size=n), then np.exp: each decade then gets the same share of samples.")
+def log_uniform_sample(answer):
+    """Log-uniform sampling: a property check (range, equal share per log-quarter, seeded, shape)."""
+    for low, high in ((1e-5, 1e-1), (0.5, 2.0), (3e-4, 0.3)):
+        x = to_array(call(answer, low, high, 4000, 0), "log_uniform_sample(...)")
+        expect_true(x.shape == (4000,), f"expected shape (4000,) for n=4000, got {x.shape}")
+        expect_true(np.all((x >= low * (1 - 1e-9)) & (x <= high * (1 + 1e-9))), f"values outside [{low}, {high}]")
+        share = np.histogram(np.log(x), bins=4, range=(np.log(low), np.log(high)))[0] / len(x)
+        expect_true(np.allclose(share, 0.25, atol=0.04), f"shares per quarter of the log range [{low}, {high}] "
+                    f"are {np.round(share, 3).tolist()}, expected about 0.25 each")
+        expect_close(call(answer, low, high, 4000, 0), x, "a second call with the same seed")
+        expect_true(not np.allclose(to_array(call(answer, low, high, 4000, 1)), x), "seeds 0 and 1 gave the same")
+
+
+@checker(hint="Ignore non-finite losses (np.isfinite), find the lowest remaining loss (np.nanargmin or argmin on "
+              "the finite ones), take the lr at that index and divide it by 10.")
+def lr_range_suggestion(answer):
+    """LR range test suggestion (lr of the lowest finite loss / 10), compared with labkit.tuning."""
+    from labkit import tuning
+
+    lrs = np.logspace(-6, 1, 36)
+    noise = np.random.default_rng(0).normal(0, 0.01, (3, 36))
+    bowls = [0.7 - 0.4 * np.exp(-((np.log10(lrs) - centre) ** 2)) + eps for centre, eps in zip((-2.3, -4, -1), noise)]
+    for losses in (bowls[0], np.where(lrs > 1e-1, np.nan, bowls[1]), np.where(lrs > 1, np.inf, bowls[2]),
+                   np.r_[np.nan, bowls[0][1:]]):
+        want = tuning.lr_range_suggestion(lrs, losses)
+        expect_close(call(answer, lrs.copy(), losses.copy()), want, "lr_range_suggestion(lrs, losses)", rtol=1e-6)

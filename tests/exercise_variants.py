@@ -103,4 +103,26 @@ def pointing_game(attr, masks):
     cols, rows = np.unravel_index(attr.reshape(n, -1).argmax(axis=1), (w, h))   # rows and columns swapped
     return float(masks[np.arange(n), rows, cols].mean())
 ''',
+    "early_stopping_epoch": '''
+import numpy as np
+def early_stopping_epoch(val_losses, patience):
+    return int(np.argmin(val_losses))   # the overall minimum: ignores that training stopped before it
+''',
+    "dihedral_augment": '''
+import torch
+def dihedral_augment(images, seed):
+    gen = torch.Generator().manual_seed(seed)
+    flips = torch.rand(len(images), generator=gen) < 0.5   # flips only: 2 of the 8 rotations/flips
+    return torch.stack([im.flip(-1) if f else im for im, f in zip(images, flips)])
+''',
+    "log_uniform_sample": '''
+import numpy as np
+def log_uniform_sample(low, high, n, seed):
+    return np.random.default_rng(seed).uniform(low, high, n)   # uniform, not log-uniform
+''',
+    "lr_range_suggestion": '''
+import numpy as np
+def lr_range_suggestion(lrs, losses):
+    return float(lrs[np.argmin(losses)] / 10)   # np.argmin stops at the first NaN of a diverged run
+''',
 }
