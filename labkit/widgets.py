@@ -758,3 +758,98 @@ def attribution_explorer(images, maps, masks):
 
 
 __all__ += ["attack_summary", "attack_explorer", "attribution_summary", "attribution_explorer"]
+
+
+# ------------------------------------------------------------ augmentation gallery and segmentation overlays
+def augmentation_summary(image, mask, flip=False, rotate=0.0, zoom=1.0, elastic=0.0, gamma=1.0, noise=0.0, bias=0.0,
+                         seed=0):
+    """One augmentation of ``image`` (H, W) float in [0, 1] and its ``mask`` (H, W), each transform at a fixed
+    strength (see :func:`labkit.augment.fixed_augmentation`: rotate in degrees, zoom factor, elastic magnitude
+    in pixels, gamma, noise std, bias coefficient). Returns {'image': (H, W) float32, 'mask': (H, W),
+    'area_before', 'area_after': mask pixels, 'change': mean |augmented - original| of the image}."""
+    from labkit import augment
+
+    a, m = _gray_image(image), np.asarray(mask)
+    if m.shape != a.shape:
+        raise ValueError(f"mask must have the image's shape {a.shape}, got {m.shape}")
+    transform = augment.fixed_augmentation(flip=bool(flip), rotate=rotate, zoom=zoom, elastic=elastic, gamma=gamma,
+                                           noise=noise, bias=bias, seed=int(seed))
+    new_image, new_mask = augment.augment_pair(a, m, transform)
+    return {"image": new_image, "mask": new_mask, "area_before": int(np.count_nonzero(m)),
+            "area_after": int(np.count_nonzero(new_mask)), "change": float(np.mean(np.abs(new_image - a)))}
+
+
+def augmentation_gallery(image, mask):
+    """Sliders for each transform's strength over ``image`` (H, W) in [0, 1] and its lesion ``mask`` (H, W):
+    original and augmented image side by side, the mask outlined on both."""
+    import matplotlib.pyplot as plt
+
+    from labkit import plots
+
+    augmentation_summary(image, mask)  # bad input fails here, at build time
+
+    def draw(flip, rotate, zoom, elastic, gamma, noise, bias, seed):
+        s = augmentation_summary(image, mask, flip, rotate, zoom, elastic, gamma, noise, bias, seed)
+        fig, axes = plt.subplots(1, 2, figsize=(6.6, 3.4))
+        plots.show_overlay(image, mask, ax=axes[0], title="original", vmin=0, vmax=1, contour=True)
+        plots.show_overlay(s["image"], s["mask"], ax=axes[1], title="augmented (same draw for the mask)",
+                           vmin=0, vmax=1, contour=True)
+        fig.tight_layout()
+        print(f"mask area {s['area_before']} -> {s['area_after']} pixels | mean intensity change {s['change']:.3f}")
+        return fig
+
+    return interactive_plot(draw, flip=False, rotate=(-45.0, 45.0, 1.0, 0.0), zoom=(0.7, 1.4, 0.05, 1.0),
+                            elastic=(0.0, 4.0, 0.25, 0.0), gamma=(0.5, 2.0, 0.05, 1.0), noise=(0.0, 0.1, 0.005, 0.0),
+                            bias=(0.0, 0.6, 0.05, 0.0), seed=(0, 20, 1, 0))
+
+
+def segmentation_summary(images, truth, pred, index, n_classes=None):
+    """Slice ``index`` of ``images`` (N, 1, H, W) or (N, H, W) with label maps ``truth`` and ``pred`` (N, H, W) int.
+
+    Returns {'image': (H, W), 'truth', 'pred': (H, W) int64, 'errors': (H, W) bool where pred != truth,
+    'error_fraction': float, 'dice': (n_classes - 1,) Dice per foreground class (labkit.metrics.dice_score;
+    1.0 where a class is absent from both)}. n_classes defaults to 1 + the largest label of truth and pred.
+    """
+    from labkit.metrics import dice_score
+
+    imgs, t, p = np.asarray(images), np.asarray(truth), np.asarray(pred)
+    imgs = imgs[:, 0] if imgs.ndim == 4 else imgs
+    if imgs.ndim != 3 or t.shape != imgs.shape or p.shape != imgs.shape:
+        raise ValueError(f"need images (N, [1,] H, W) and label maps (N, H, W) of the same size, got "
+                         f"{np.asarray(images).shape}, {t.shape}, {p.shape}")
+    if not (isinstance(index, (int, np.integer)) and 0 <= index < len(imgs)):
+        raise ValueError(f"index must be an int in [0, {len(imgs) - 1}], got {index!r}")
+    n_classes = int(max(t.max(), p.max())) + 1 if n_classes is None else n_classes
+    ti, pi = t[index].astype(np.int64), p[index].astype(np.int64)
+    errors = ti != pi
+    return {"image": imgs[index], "truth": ti, "pred": pi, "errors": errors, "error_fraction": float(errors.mean()),
+            "dice": dice_score(pi, ti, n_classes=n_classes)[1:]}
+
+
+def segmentation_viewer(images, truth, pred, class_names=None):
+    """Slice slider over a stack: ground truth, prediction (label colours of labkit.plots.PALETTE) and the error
+    map (pixels where they differ), with the per-class Dice of the slice printed."""
+    import matplotlib.pyplot as plt
+
+    from labkit import plots
+
+    segmentation_summary(images, truth, pred, 0)  # bad input fails here, at build time
+    n_classes = int(max(np.max(truth), np.max(pred))) + 1
+    names = list(class_names or [f"class {k}" for k in range(n_classes)])[1:]
+    vmax = float(np.max(images))
+
+    def draw(index):
+        s = segmentation_summary(images, truth, pred, index, n_classes)
+        fig, axes = plt.subplots(1, 3, figsize=(9.6, 3.4))
+        plots.show_overlay(s["image"], s["truth"], ax=axes[0], title="ground truth", vmin=0, vmax=vmax)
+        plots.show_overlay(s["image"], s["pred"], ax=axes[1], title="prediction", vmin=0, vmax=vmax)
+        plots.show_overlay(s["image"], s["errors"], ax=axes[2], alpha=0.7, vmin=0, vmax=vmax,
+                           title=f"errors: {s['error_fraction']:.1%} of pixels")
+        fig.tight_layout()
+        print(f"slice {index}: Dice " + ", ".join(f"{n} {d:.3f}" for n, d in zip(names, s["dice"])))
+        return fig
+
+    return interactive_plot(draw, index=(0, len(np.asarray(truth)) - 1, 1, len(np.asarray(truth)) // 2))
+
+
+__all__ += ["augmentation_summary", "augmentation_gallery", "segmentation_summary", "segmentation_viewer"]
