@@ -61,7 +61,7 @@ def attribute(model, x, method, target=0, n_steps=16, internal_batch_size=64, wi
     else:
         shape = (x.shape[1], window, window)
         attr = Occlusion(model).attribute(x, sliding_window_shapes=shape, strides=(x.shape[1], stride, stride),
-                                          baselines=baseline, target=target, perturbations_per_eval=8).abs()
+                                          baselines=baseline, target=target, perturbations_per_eval=2).abs()
     return attr.sum(dim=1).detach().float()
 
 
