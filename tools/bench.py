@@ -70,6 +70,9 @@ def run_notebook(path, timeout=600):
     """Execute one notebook in a fresh kernel; return its row of the results table."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    # nbclient's handler for ipywidgets' Output widget can deadlock a cell that displays a widget (nbclient issue
+    # #312); the benchmark does not need widget state, so it installs no comm handlers.
+    client.comm_open_handlers = {}
     sampler = PeakMemory()
     sampler.start()
     start, error = time.perf_counter(), None
