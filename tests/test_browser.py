@@ -21,8 +21,8 @@ CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "bench" / "screenshots"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-# (notebook, text that identifies the widget's output) for every lesson whose widget this test drives
-WIDGET_NOTEBOOKS = ["00_welcome.ipynb"]
+# Lessons whose first slider this test moves (lessons with widgets join as they land)
+WIDGET_NOTEBOOKS = ["00_welcome.ipynb", "01_medical_images.ipynb"]
 
 pytestmark = pytest.mark.browser
 
