@@ -443,3 +443,37 @@ def lr_range_suggestion(answer):
                    np.r_[np.nan, bowls[0][1:]]):
         want = tuning.lr_range_suggestion(lrs, losses)
         expect_close(call(answer, lrs.copy(), losses.copy()), want, "lr_range_suggestion(lrs, losses)", rtol=1e-6)
+
+
+def _box_sets(seed=0):
+    """Pairs of box sets (N, 4), (M, 4) x1, y1, x2, y2: random, identical, disjoint, touching, nested."""
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 50, (7, 2))
+    a = torch.tensor(np.concatenate([xy, xy + rng.uniform(1, 20, (7, 2))], 1), dtype=torch.float32)
+    b = torch.tensor([[0, 0, 10, 10], [10, 0, 20, 10], [2, 2, 4, 4], [30, 30, 31, 45]], dtype=torch.float32)
+    return [(a, a[:5]), (a, b), (b, b), (b[:1], b[1:2])]
+
+
+@checker(hint="Intersection corners: max of the top-left corners, min of the bottom-right ones (broadcast (N, 1, 2) "
+              "against (1, M, 2)); clamp width and height at 0. Union = area_a + area_b - intersection.")
+def box_iou(answer):
+    """Pairwise IoU matrix (N, M) of two box sets, compared with torchvision.ops.box_iou."""
+    from torchvision.ops import box_iou as reference
+
+    for a, b in _box_sets():
+        expect_close(call(answer, a, b), reference(a, b), f"box_iou of ({len(a)}, 4) and ({len(b)}, 4) boxes")
+
+
+@checker(hint="A peak equals the maximum of its 3x3 neighbourhood: compare heat with "
+              "F.max_pool2d(heat[None, None], 3, stride=1, padding=1)[0, 0], and keep only heat >= threshold.")
+def heatmap_peaks(answer):
+    """Local maxima (3x3) of a heatmap above a threshold, compared with scipy.ndimage.maximum_filter."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    plateau = np.zeros((6, 7), np.float32)
+    plateau[2:4, 3:5] = 0.8
+    for heat, threshold in [(rng.random((9, 12)), 0.5), (rng.random((16, 16)) ** 3, 0.2), (plateau, 0.1)]:
+        want = (heat == ndimage.maximum_filter(heat, size=3, mode="nearest")) & (heat >= threshold)
+        got = call(answer, torch.tensor(heat, dtype=torch.float32), threshold)
+        expect_close(to_array(got) > 0, want, f"heatmap_peaks(heat of shape {heat.shape}, {threshold})")

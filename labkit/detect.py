@@ -134,7 +134,7 @@ def decode_heatmap(outputs, stride=2, threshold=0.1, max_detections=50, kernel=3
     return results
 
 
-def detect(model, images, threshold=0.1, nms_iou=0.3, max_detections=50, batch_size=128):
+def detect(model, images, threshold=0.1, nms_iou=0.3, max_detections=50, batch_size=64):
     """Run ``model`` on images (N, C, H, W) -> list of N (boxes (K, 4), scores (K,)) CPU tensors.
 
     Heatmap peaks above ``threshold`` are decoded (:func:`decode_heatmap`), then overlapping boxes removed by

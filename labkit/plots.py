@@ -195,3 +195,25 @@ def plot_roc(y_true, probs, ax=None, label=None, title="ROC curve"):
     ax.set_title(title)
     ax.legend(loc="lower right")
     return ax
+
+
+def draw_boxes(ax, boxes, color="#009E73", scores=None, linestyle="-"):
+    """Add boxes (K, 4) x0, y0, x1, y1 (pixels) to existing axes ``ax``, e.g. detections over ground truth
+    drawn by :func:`show_boxes`; ``scores`` (K,) are written beside them. Returns ``ax``."""
+    from matplotlib.patches import Rectangle
+
+    from labkit.metrics import to_numpy
+
+    b = to_numpy(boxes, "boxes").astype(np.float64).reshape(-1, 4)
+    s = None if scores is None else to_numpy(scores, "scores").reshape(-1)
+    if s is not None and len(s) != len(b):
+        raise ValueError(f"got {len(s)} scores for {len(b)} boxes")
+    for k, (x0, y0, x1, y1) in enumerate(b):
+        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=color,
+                               linewidth=1.5, linestyle=linestyle))
+        if s is not None:
+            ax.text(x0, y0 - 1, f"{s[k]:.2f}", color=color, fontsize=7, va="bottom")
+    return ax
+
+
+__all__ += ["draw_boxes"]

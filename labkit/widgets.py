@@ -587,16 +587,6 @@ def detection_summary(outputs, gt_boxes, threshold=0.3, nms_iou=0.5, index=0, st
             "recall": tp / n_gt if n_gt else float("nan"), "fp_per_image": (n_det - tp) / len(outputs)}
 
 
-def _add_boxes(ax, boxes, color, scores=None, style="-"):
-    from matplotlib.patches import Rectangle
-
-    for k, (x0, y0, x1, y1) in enumerate(np.asarray(boxes, np.float64).reshape(-1, 4)):
-        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=color,
-                               linewidth=1.5, linestyle=style))
-        if scores is not None:
-            ax.text(x0, y0 - 1, f"{scores[k]:.2f}", color=color, fontsize=7, va="bottom")
-
-
 def detection_explorer(images, outputs, gt_boxes, stride=2):
     """Sliders for image, score threshold and NMS IoU over precomputed detector ``outputs`` (N, 5, h, w).
 
@@ -614,9 +604,9 @@ def detection_explorer(images, outputs, gt_boxes, stride=2):
         fig, ax = plt.subplots(figsize=(3.6, 3.6))
         plots.show_image(np.asarray(images[index]).reshape(images.shape[-2:]), ax=ax, vmin=0, vmax=1,
                          title=f"image {index}: {s['is_tp'].sum()} TP, {(~s['is_tp']).sum()} FP, {len(s['gt'])} true")
-        _add_boxes(ax, s["gt"], "#0072B2", style="--")
-        _add_boxes(ax, s["boxes"][s["is_tp"]], "#009E73", s["scores"][s["is_tp"]])
-        _add_boxes(ax, s["boxes"][~s["is_tp"]], "#D55E00", s["scores"][~s["is_tp"]])
+        plots.draw_boxes(ax, s["gt"], "#0072B2", linestyle="--")
+        plots.draw_boxes(ax, s["boxes"][s["is_tp"]], "#009E73", s["scores"][s["is_tp"]])
+        plots.draw_boxes(ax, s["boxes"][~s["is_tp"]], "#D55E00", s["scores"][~s["is_tp"]])
         print(f"all {len(outputs)} images: precision {s['precision']:.3f} | recall {s['recall']:.3f} | "
               f"{s['fp_per_image']:.2f} false positives per image")
         return fig

@@ -125,4 +125,18 @@ import numpy as np
 def lr_range_suggestion(lrs, losses):
     return float(lrs[np.argmin(losses)] / 10)   # np.argmin stops at the first NaN of a diverged run
 ''',
+    "box_iou": '''
+import torch
+def box_iou(boxes_a, boxes_b):
+    lt = torch.maximum(boxes_a[:, None, :2], boxes_b[None, :, :2])
+    rb = torch.minimum(boxes_a[:, None, 2:], boxes_b[None, :, 2:])
+    inter = (rb - lt).clamp(min=0).prod(dim=2)
+    area_a = (boxes_a[:, 2:] - boxes_a[:, :2]).prod(dim=1)
+    area_b = (boxes_b[:, 2:] - boxes_b[:, :2]).prod(dim=1)
+    return inter / (area_a[:, None] + area_b[None, :])   # forgets to subtract the intersection
+''',
+    "heatmap_peaks": '''
+def heatmap_peaks(heat, threshold):
+    return heat >= threshold   # every bright cell, not only local maxima
+''',
 }
