@@ -477,3 +477,76 @@ def heatmap_peaks(answer):
         want = (heat == ndimage.maximum_filter(heat, size=3, mode="nearest")) & (heat >= threshold)
         got = call(answer, torch.tensor(heat, dtype=torch.float32), threshold)
         expect_close(to_array(got) > 0, want, f"heatmap_peaks(heat of shape {heat.shape}, {threshold})")
+
+
+def _pair_images(seed=9):
+    rng = np.random.default_rng(seed)
+    return [(rng.random((6, 9)).astype(np.float32), (rng.random((6, 9)) < 0.4).astype(np.uint8)),
+            (rng.random((1, 5, 5)).astype(np.float32), (rng.random((1, 5, 5)) < 0.5).astype(np.uint8))]
+
+
+@checker(hint="Draw ONE coin per axis with rng (e.g. rng.random() < 0.5) and apply the same flips to both: "
+              "np.flip(image, axis=-1) and np.flip(mask, axis=-1) when the first coin says so, axis=-2 for the second.")
+def random_flip_pair(answer):
+    """Random horizontal/vertical flips of an image and its mask: a property check over 40 seeded draws."""
+    for image, mask in _pair_images():
+        versions = [(image, mask)] + [(np.flip(image, ax), np.flip(mask, ax)) for ax in (-1, -2, (-2, -1))]
+        seen = set()
+        for seed in range(40):
+            got_image, got_mask = call(answer, image, mask, np.random.default_rng(seed))
+            got_image, got_mask = to_array(got_image, "the image"), to_array(got_mask, "the mask")
+            hits = [k for k, (a, _) in enumerate(versions) if np.array_equal(a, got_image)]
+            expect_true(hits, f"draw {seed}: the image (shape {image.shape}) is not a flip of the input")
+            expect_true(np.array_equal(versions[hits[0]][1], got_mask),
+                        f"draw {seed}: the mask was not flipped like the image: they no longer line up")
+            seen.add(hits[0])
+        expect_true(len(seen) == 4, f"over 40 draws only {len(seen)} of the 4 flip combinations appeared")
+
+
+@checker(hint="Rescale to [0, 1] with the image's own min and range (add 1e-7 to the range), raise to the power "
+              "gamma, then map back: ((x - lo) / (hi - lo + 1e-7)) ** gamma * (hi - lo) + lo.")
+def gamma_transform(answer):
+    """Gamma contrast change, compared with monai.transforms.AdjustContrast(gamma)."""
+    from monai.transforms import AdjustContrast
+
+    rng = np.random.default_rng(10)
+    for image in (rng.random((8, 8)), rng.uniform(-100, 300, (5, 7)), rng.uniform(0.2, 0.6, (1, 6, 6))):
+        image = image.astype(np.float32)
+        for gamma in (0.5, 1.0, 2.0):
+            want = np.asarray(AdjustContrast(gamma)(image))
+            expect_close(call(answer, image, gamma), want, f"gamma_transform(image in [{image.min():.2f}, "
+                         f"{image.max():.2f}], gamma={gamma})", atol=1e-4, rtol=1e-4)
+
+
+def _label_maps(seed=11):
+    rng = np.random.default_rng(seed)
+    maps = [(rng.integers(0, 4, (12, 12)), rng.integers(0, 4, (12, 12)), 4),
+            (rng.integers(0, 3, (3, 8, 8)), rng.integers(0, 3, (3, 8, 8)), 3)]
+    absent = np.zeros((6, 6), np.int64)
+    absent[1:4, 1:4] = 1
+    maps.append((absent, np.where(absent == 1, 1, 0) * (np.arange(6) < 3), 3))  # class 2 in neither mask
+    return maps
+
+
+@checker(hint="For each class c: a = pred == c, b = target == c; Dice = 2 * (a & b).sum() / (a.sum() + b.sum()), "
+              "and 1.0 when a.sum() + b.sum() == 0 (nothing to find, nothing found).")
+def dice_per_class(answer):
+    """Dice per class of two label maps, compared with labkit.metrics.dice_score(pred, target, n_classes)."""
+    from labkit.metrics import dice_score
+
+    for pred, target, n_classes in _label_maps():
+        expect_close(call(answer, pred, target, n_classes), dice_score(pred, target, n_classes=n_classes),
+                     f"dice_per_class(label maps {pred.shape}, n_classes={n_classes})")
+
+
+@checker(hint="Write Dice and IoU with I = |A and B| and U = |A or B|: |A| + |B| = U + I, so D = 2I / (U + I). "
+              "Solve for I / U.")
+def iou_from_dice(answer):
+    """IoU from Dice, compared with labkit.metrics.iou_score of random masks (and the end points 0 and 1)."""
+    from labkit.metrics import dice_score, iou_score
+
+    rng = np.random.default_rng(12)
+    for p, q in ((0.5, 0.5), (0.2, 0.7), (0.05, 0.9)):
+        a, b = rng.random((32, 32)) < p, rng.random((32, 32)) < q
+        expect_close(call(answer, dice_score(a, b)), iou_score(a, b), f"iou_from_dice({dice_score(a, b):.4f})")
+    expect_close(call(answer, np.array([0.0, 1.0])), [0.0, 1.0], "iou_from_dice(np.array([0.0, 1.0]))")

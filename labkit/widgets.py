@@ -790,7 +790,7 @@ def augmentation_gallery(image, mask):
 
     return interactive_plot(draw, flip=False, rotate=(-45.0, 45.0, 1.0, 0.0), zoom=(0.7, 1.4, 0.05, 1.0),
                             elastic=(0.0, 4.0, 0.25, 0.0), gamma=(0.5, 2.0, 0.05, 1.0), noise=(0.0, 0.1, 0.005, 0.0),
-                            bias=(0.0, 0.6, 0.05, 0.0), seed=(0, 20, 1, 0))
+                            bias=(0.0, 0.2, 0.01, 0.0), seed=(0, 20, 1, 0))
 
 
 def segmentation_summary(images, truth, pred, index, n_classes=None):

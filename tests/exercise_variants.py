@@ -139,4 +139,31 @@ def box_iou(boxes_a, boxes_b):
 def heatmap_peaks(heat, threshold):
     return heat >= threshold   # every bright cell, not only local maxima
 ''',
+    "random_flip_pair": '''
+import numpy as np
+def random_flip_pair(image, mask, rng):
+    if rng.random() < 0.5:
+        image = np.flip(image, axis=-1)
+    if rng.random() < 0.5:            # a separate draw for the mask: image and mask no longer line up
+        mask = np.flip(mask, axis=-1)
+    return image, mask
+''',
+    "gamma_transform": '''
+import numpy as np
+def gamma_transform(image, gamma):
+    return np.clip(image, 0, 1) ** gamma   # assumes [0, 1]: wrong for any other intensity range
+''',
+    "dice_per_class": '''
+import numpy as np
+def dice_per_class(pred, target, n_classes):
+    out = []
+    for c in range(n_classes):
+        a, b = pred == c, target == c
+        out.append((a & b).sum() / max((a | b).sum(), 1))   # this is IoU, not Dice
+    return np.array(out)
+''',
+    "iou_from_dice": '''
+def iou_from_dice(dice):
+    return 2 * dice / (1 + dice)   # the inverse formula: Dice from IoU
+''',
 }
