@@ -550,3 +550,109 @@ def iou_from_dice(answer):
         a, b = rng.random((32, 32)) < p, rng.random((32, 32)) < q
         expect_close(call(answer, dice_score(a, b)), iou_score(a, b), f"iou_from_dice({dice_score(a, b):.4f})")
     expect_close(call(answer, np.array([0.0, 1.0])), [0.0, 1.0], "iou_from_dice(np.array([0.0, 1.0]))")
+
+
+# ------------------------------------------------------------ domain adaptation (13)
+def _batches_to_normalise(seed=13):
+    rng = np.random.default_rng(seed)
+    constant = np.full((2, 2, 5, 5), 3.0, np.float32)
+    constant[1, 1] = rng.normal(0, 1, (5, 5))
+    return [rng.normal(0.4, 0.2, (3, 1, 8, 8)).astype(np.float32), rng.gamma(2.0, 50.0, (2, 3, 7, 9)).astype(np.float32),
+            constant]
+
+
+@checker(hint="Reduce over the pixel axes only, axis=(2, 3), with keepdims=True so the result broadcasts: "
+              "(x - x.mean(axis=(2, 3), keepdims=True)) / (x.std(axis=(2, 3), keepdims=True) + eps).")
+def zscore_per_image(answer):
+    """Per-image, per-channel z-score of a batch (N, C, H, W), compared with NumPy (constant images give 0)."""
+    for x in _batches_to_normalise():
+        want = (x - x.mean(axis=(2, 3), keepdims=True)) / (x.std(axis=(2, 3), keepdims=True) + 1e-6)
+        expect_close(call(answer, x), want, f"zscore_per_image(batch of shape {x.shape})", atol=1e-3)
+
+
+def _bn_model_and_target(seed=14):
+    """A small conv net with two BatchNorm layers whose running stats come from source data, and a target loader."""
+    torch.manual_seed(seed)  # inside a checker: the caller's stream is restored by the fork_rng around this call
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                                torch.nn.Conv2d(4, 3, 3), torch.nn.BatchNorm2d(3), torch.nn.Flatten(),
+                                torch.nn.Dropout(0.5), torch.nn.Linear(3 * 4 * 4, 1))
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for _ in range(20):
+            model(torch.rand(32, 1, 8, 8, generator=gen))
+    x = 3 * torch.rand(96, 1, 8, 8, generator=gen) + 2   # the target scanner: brighter, more contrast
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, torch.zeros(96)), batch_size=32)
+    return model.eval(), loader
+
+
+@checker(hint="For each BatchNorm layer: bn.reset_running_stats(); bn.momentum = None; bn.train(). Then, under "
+              "torch.no_grad(), run model(x) for every batch; restore the momenta and return model.eval().")
+def adapt_batchnorm(answer):
+    """Test-time BN adaptation: running stats equal a cumulative re-estimate on the target; weights unchanged."""
+    import copy
+
+    with torch.random.fork_rng(devices=[]):
+        model, loader = _bn_model_and_target()
+    reference = copy.deepcopy(model)
+    layers = [m for m in reference.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for bn in layers:
+        bn.reset_running_stats()
+        bn.momentum = None
+    with torch.no_grad():
+        reference.train()
+        for x, _ in loader:
+            reference(x)
+    weights = [p.detach().clone() for p in model.parameters()]
+    out = call(answer, model, loader)
+    expect_true(out is model, "return the model you were given (adapted in place)")
+    expect_true(not any(m.training for m in model.modules()), "the returned model must be in eval mode")
+    expect_true(all(torch.equal(p, q) for p, q in zip(weights, model.parameters())), "the weights must not change")
+    got = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for i, (bn, ref) in enumerate(zip(got, layers)):
+        expect_close(bn.running_mean, ref.running_mean, f"running_mean of BatchNorm layer {i}", atol=1e-3)
+        expect_close(bn.running_var, ref.running_var, f"running_var of BatchNorm layer {i}", atol=1e-3, rtol=0.1)
+        expect_true(bn.momentum == 0.1, f"restore the momentum of BatchNorm layer {i} (got {bn.momentum})")
+
+
+# ------------------------------------------------------------ multi-modal fusion (14)
+@checker(hint="Stack the arrays to (M, N), make weights an array (np.ones(M) when None), divide it by its sum, "
+              "then take the weighted sum over the first axis: (w / w.sum()) @ probs.")
+def late_fusion(answer):
+    """Weighted mean of per-modality probabilities, compared with np.average (weights normalised)."""
+    rng = np.random.default_rng(15)
+    for m, n in ((2, 10), (3, 25), (1, 4)):
+        probs = [rng.random(n) for _ in range(m)]
+        for weights in (None, rng.random(m) * 3 + 0.1, [0.0] * (m - 1) + [2.0]):
+            want = np.average(np.stack(probs), axis=0, weights=weights)
+            expect_close(call(answer, probs, weights), want, f"late_fusion({m} arrays of {n}, weights={weights})",
+                         atol=1e-6)
+
+
+def _modalities(n=3000, seed=16):
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.rand(n, 1, 4, 4, generator=gen) + 0.1, torch.rand(n, 2, 3, 3, generator=gen) + 0.1,
+            torch.rand(n, 5, generator=gen) + 0.1]
+
+
+@checker(hint="Draw drop = torch.rand(n, generator=generator) < p and which = torch.randint(M, (n,), "
+              "generator=generator); zero modality m in the samples where drop & (which == m), with a mask, on a copy.")
+def modality_dropout(answer):
+    """Per sample, with probability p, exactly one modality zeroed; never all; seeded; inputs untouched."""
+    batch = _modalities()
+    before = [t.clone() for t in batch]
+    for p in (0.0, 0.3, 1.0):
+        out = call(answer, batch, p, torch.Generator().manual_seed(1))
+        again = call(answer, batch, p, torch.Generator().manual_seed(1))
+        expect_true(isinstance(out, (list, tuple)) and len(out) == 3, "return a list with one tensor per modality")
+        expect_true(all(torch.equal(a, b) for a, b in zip(batch, before)), "do not change the input tensors")
+        expect_true(all(torch.equal(a, b) for a, b in zip(out, again)), "same generator seed, same result: draw "
+                    "every random number from `generator`")
+        zeroed = torch.stack([(o.flatten(1) == 0).all(1) for o in out], 1)            # (N, M)
+        kept = torch.stack([(o == t).flatten(1).all(1) for o, t in zip(out, batch)], 1)
+        expect_true(bool((zeroed | kept).all()), "each sample's modality must be either unchanged or all zeros")
+        expect_true(bool((zeroed.sum(1) <= 1).all()), f"p={p}: a sample lost more than one modality")
+        rate = zeroed.any(1).float().mean().item()
+        expect_true(abs(rate - p) < 0.04, f"p={p}: {rate:.3f} of the samples lost a modality, expected about {p}")
+        if p == 1.0:
+            share = zeroed.float().mean(0)
+            expect_true(bool((abs(share - 1 / 3) < 0.04).all()), f"choose the modality uniformly: shares {share.tolist()}")

@@ -167,3 +167,42 @@ def iou_from_dice(dice):
     return 2 * dice / (1 + dice)   # the inverse formula: Dice from IoU
 ''',
 }
+
+
+WRONG.update({
+    "zscore_per_image": '''
+import numpy as np
+def zscore_per_image(images, eps=1e-6):
+    x = np.asarray(images, dtype=np.float32)
+    return (x - x.mean()) / (x.std() + eps)   # statistics of the whole batch, not of each image
+''',
+    "adapt_batchnorm": '''
+import torch
+def adapt_batchnorm(model, loader):
+    model.train()   # keeps the old statistics and the default momentum 0.1: only part of the way to the target
+    with torch.no_grad():
+        for x, _ in loader:
+            model(x)
+    return model.eval()
+''',
+})
+
+
+WRONG.update({
+    "late_fusion": '''
+import numpy as np
+def late_fusion(prob_list, weights=None):
+    probs = np.stack([np.asarray(p, dtype=np.float64) for p in prob_list])
+    w = np.ones(len(probs)) if weights is None else np.asarray(weights, dtype=np.float64)
+    return w @ probs / len(probs)   # divides by the number of models, not by the sum of the weights
+''',
+    "modality_dropout": '''
+import torch
+def modality_dropout(batch, p, generator):
+    out = []
+    for x in batch:   # each modality dropped independently: a sample can lose all of them
+        keep = torch.rand(len(x), generator=generator) >= p
+        out.append(x * keep.to(x.dtype).view(-1, *[1] * (x.dim() - 1)))
+    return out
+''',
+})
