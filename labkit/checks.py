@@ -656,3 +656,88 @@ def modality_dropout(answer):
         if p == 1.0:
             share = zeroed.float().mean(0)
             expect_true(bool((abs(share - 1 / 3) < 0.04).all()), f"choose the modality uniformly: shares {share.tolist()}")
+
+
+def _binary_cases(seed=5):
+    """(y_true, second array) pairs of binary labels, with imbalance and an all-negative prediction."""
+    rng = np.random.default_rng(seed)
+    cases = [(rng.integers(0, 2, n), rng.integers(0, 2, n)) for n in (40, 57)]
+    cases.append((np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0]), np.array([1, 0, 0, 1, 0, 0, 0, 0, 0, 0])))
+    cases.append((np.array([0, 1, 1, 0, 0, 0]), np.zeros(6, np.int64)))
+    return cases
+
+
+@checker(hint="TP: true 1 and predicted 1; FP: true 0, predicted 1; FN: true 1, predicted 0; TN: both 0. Count "
+              "each with np.sum of a boolean array and return (tp, fp, fn, tn) in that order.")
+def confusion_counts(answer):
+    """Binary confusion counts (tp, fp, fn, tn), compared with sklearn.metrics.confusion_matrix."""
+    for y_true, y_pred in _binary_cases():
+        got = call(answer, y_true, y_pred)
+        from sklearn.metrics import confusion_matrix  # imported only once there is an answer to check
+
+        tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
+        expect_close(got, [tp, fp, fn, tn], "(tp, fp, fn, tn)")
+
+
+@checker(hint="Sensitivity = TP / (TP + FN), the share of true positives found; specificity = TN / (TN + FP), "
+              "the share of true negatives cleared. Divide by the number of true positives/negatives.")
+def sensitivity_specificity(answer):
+    """(sensitivity, specificity) of binary labels, compared with sklearn's recall of class 1 and of class 0."""
+    for y_true, y_pred in _binary_cases():
+        got = call(answer, y_true, y_pred)
+        from sklearn.metrics import recall_score
+
+        want = [recall_score(y_true, y_pred, pos_label=1), recall_score(y_true, y_pred, pos_label=0)]
+        expect_close(got, want, "(sensitivity, specificity)")
+
+
+@checker(hint="Compare every positive score with every negative one (pos[:, None] vs neg[None, :]): count the "
+              "pairs where the positive is higher, add half of the ties, divide by n_pos * n_neg.")
+def roc_auc(answer):
+    """ROC-AUC as a ranking probability, compared with sklearn.metrics.roc_auc_score (ties included)."""
+    for i, (y_true, _) in enumerate(_binary_cases()[:3]):
+        scores = np.random.default_rng(i).random(len(y_true))
+        scores = np.round(scores * 4) / 4 if i == 1 else scores  # many ties
+        got = call(answer, y_true, scores)
+        from sklearn.metrics import roc_auc_score
+
+        expect_close(got, roc_auc_score(y_true, scores), f"roc_auc_by_ranking on {len(y_true)} scores", atol=1e-9)
+
+
+def _logits_and_targets(seed=7):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(shape, generator=g, dtype=torch.float64) * 4,
+             (torch.rand(shape, generator=g, dtype=torch.float64) < 0.3).double()) for shape in ((12,), (4, 1), (3, 2, 5, 5))]
+
+
+@checker(hint="loss = -(pos_weight * y * F.logsigmoid(z) + (1 - y) * F.logsigmoid(-z)), then .mean(). "
+              "logsigmoid(-z) is log(1 - sigmoid(z)) without the overflow that gives inf for large logits.")
+def weighted_bce(answer):
+    """Weighted BCE on logits (mean), compared with F.binary_cross_entropy_with_logits(pos_weight=...)."""
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    for logits, target in _logits_and_targets():
+        for pos_weight in (1.0, 4.0, 0.5):
+            want = bce(logits, target, pos_weight=torch.tensor(pos_weight, dtype=torch.float64))
+            expect_close(call(answer, logits, target, pos_weight), want,
+                         f"weighted_bce(logits {tuple(logits.shape)}, pos_weight={pos_weight})")
+    extreme, target = torch.tensor([60.0, -60.0, 60.0, -60.0]), torch.tensor([0.0, 1.0, 1.0, 0.0])
+    expect_close(call(answer, extreme, target, 3.0), bce(extreme, target, pos_weight=torch.tensor(3.0)),
+                 "weighted_bce with logits of +-60 (float32)", rtol=1e-4)
+
+
+@checker(hint="Sum over the spatial dims only (dims = tuple(range(2, probs.dim()))), one Dice per sample and channel: "
+              "1 - (2 * (probs * target).sum(dims) + smooth) / (probs.sum(dims) + target.sum(dims) + smooth), "
+              "then .mean().")
+def soft_dice(answer):
+    """Soft Dice loss on probabilities, compared with monai.losses.DiceLoss(smooth_nr=smooth, smooth_dr=smooth)."""
+    from monai.losses import DiceLoss
+
+    g = torch.Generator().manual_seed(8)
+    for shape in ((1, 1, 8, 8), (2, 1, 8, 8), (3, 2, 6, 5)):
+        probs = torch.rand(shape, generator=g, dtype=torch.float64)
+        target = (torch.rand(shape, generator=g, dtype=torch.float64) < 0.2).double()
+        for smooth in (1e-5, 1.0):
+            want = DiceLoss(smooth_nr=smooth, smooth_dr=smooth)(probs, target)
+            expect_close(call(answer, probs, target, smooth), want, f"soft_dice_loss(shape {shape}, smooth={smooth})")
+    empty = torch.zeros(2, 1, 4, 4, dtype=torch.float64)
+    expect_close(call(answer, empty, empty, 1e-5), 0.0, "soft_dice_loss of an empty prediction for an empty mask")

@@ -205,4 +205,42 @@ def modality_dropout(batch, p, generator):
         out.append(x * keep.to(x.dtype).view(-1, *[1] * (x.dim() - 1)))
     return out
 ''',
+    "confusion_counts": '''
+import numpy as np
+def confusion_counts(y_true, y_pred):
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    tp = np.sum((y_true == 1) & (y_pred == 1))
+    fp = np.sum((y_true == 1) & (y_pred == 0))   # FP and FN swapped
+    fn = np.sum((y_true == 0) & (y_pred == 1))
+    tn = np.sum((y_true == 0) & (y_pred == 0))
+    return tp, fp, fn, tn
+''',
+    "sensitivity_specificity": '''
+import numpy as np
+def sensitivity_specificity(y_true, y_pred):
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    tp = np.sum((y_true == 1) & (y_pred == 1))
+    tn = np.sum((y_true == 0) & (y_pred == 0))
+    return tp / max(np.sum(y_pred == 1), 1), tn / np.sum(y_true == 0)   # PPV, not sensitivity
+''',
+    "roc_auc": '''
+import numpy as np
+def roc_auc_by_ranking(y_true, scores):
+    y_true, scores = np.asarray(y_true), np.asarray(scores)
+    pos, neg = scores[y_true == 1], scores[y_true == 0]
+    return float(np.mean(pos[:, None] > neg[None, :]))   # ties count as losses, not halves
+''',
+    "weighted_bce": '''
+import torch
+import torch.nn.functional as F
+def weighted_bce(logits, target, pos_weight):
+    loss = -(target * F.logsigmoid(logits) + pos_weight * (1 - target) * F.logsigmoid(-logits))   # weights the negatives
+    return loss.mean()
+''',
+    "soft_dice": '''
+import torch
+def soft_dice_loss(probs, target, smooth=1e-5):
+    intersection = (probs * target).sum()   # one Dice for the whole batch, not per sample and channel
+    return 1 - (2 * intersection + smooth) / (probs.sum() + target.sum() + smooth)
+''',
 })
