@@ -58,6 +58,7 @@ def weighted_bce(logits, target, pos_weight=1.0, reduction="mean"):
     logits do not overflow (log(1 - sigmoid(z)) = logsigmoid(-z)). ``pos_weight`` > 0: a float, or a tensor
     broadcast along the last dimension (one weight per output); a common choice is n_negative / n_positive.
     Equals ``F.binary_cross_entropy_with_logits(logits, target, pos_weight=...)``; ``pos_weight=1`` is plain BCE.
+    Introduced in 06_loss_functions.ipynb.
     """
     target = _check_pair(logits, target)
     pos_weight = torch.as_tensor(pos_weight, dtype=logits.dtype, device=logits.device)
@@ -74,7 +75,7 @@ def focal_loss(logits, target, gamma=2.0, alpha=None, reduction="mean"):
     confident correct prediction contributes almost nothing and training focuses on hard cases. ``gamma`` >= 0
     (0 gives BCE); ``alpha`` in [0, 1] or None weights positives by alpha and negatives by 1 - alpha.
     Equals ``monai.losses.FocalLoss(gamma=gamma, alpha=alpha, use_softmax=False)`` and
-    ``torchvision.ops.sigmoid_focal_loss`` for labels in {0, 1}.
+    ``torchvision.ops.sigmoid_focal_loss`` for labels in {0, 1}. Introduced in 06_loss_functions.ipynb.
     """
     target = _check_pair(logits, target)
     if not gamma >= 0:
@@ -96,6 +97,7 @@ def soft_dice_loss(probs, target, smooth=1e-5, reduction="mean"):
     one-hot maps. Sums run over the spatial dimensions, one Dice per sample and channel (N, C), then
     ``reduction``. An empty target with an empty prediction scores a loss of 0 thanks to ``smooth``.
     Equals ``monai.losses.DiceLoss(smooth_nr=smooth, smooth_dr=smooth)`` applied to the probabilities.
+    Introduced in 06_loss_functions.ipynb.
     """
     target = _check_pair(probs, target, "probs")
     if probs.dim() < 3:
@@ -116,6 +118,7 @@ def dice_ce_loss(logits, target, lambda_dice=1.0, lambda_ce=1.0, smooth=1e-5):
     C >= 2: target (N, 1, *spatial) integer class labels in [0, C); softmax for Dice (one-hot target, all
     channels) and cross-entropy. Equals ``monai.losses.DiceCELoss(sigmoid=True)`` (C = 1) and
     ``DiceCELoss(softmax=True, to_onehot_y=True)`` (C >= 2) with ``smooth_nr = smooth_dr = smooth``.
+    Introduced in 06_loss_functions.ipynb.
     """
     _check_tensor(logits, "logits")
     _check_tensor(target, "target")
