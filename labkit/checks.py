@@ -741,3 +741,43 @@ def soft_dice(answer):
             expect_close(call(answer, probs, target, smooth), want, f"soft_dice_loss(shape {shape}, smooth={smooth})")
     empty = torch.zeros(2, 1, 4, 4, dtype=torch.float64)
     expect_close(call(answer, empty, empty, 1e-5), 0.0, "soft_dice_loss of an empty prediction for an empty mask")
+
+
+@checker(hint="Repeat the grey channel three times (x.repeat(1, 3, 1, 1)), then subtract the ImageNet mean and divide "
+              "by the ImageNet std per channel: reshape both to (1, 3, 1, 1) so they broadcast.")
+def gray_to_rgb_normalized(answer):
+    """Grey (N, 1, H, W) -> ImageNet-normalised RGB (N, 3, H, W), compared with torchvision's Normalize."""
+    from torchvision.transforms import Normalize
+
+    normalize = Normalize(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    rng = np.random.default_rng(0)
+    for shape in ((2, 1, 8, 8), (1, 1, 5, 7), (3, 1, 4, 4)):
+        x = torch.tensor(rng.random(shape), dtype=torch.float32)
+        expect_close(call(answer, x), normalize(x.repeat(1, 3, 1, 1)), f"gray_to_rgb_normalized(shape {shape})",
+                     atol=1e-5)
+
+
+def _frozen_cases():
+    """(model, head) pairs: a CNN with a named head, a Sequential, and one whose head starts frozen."""
+    from labkit.models import SmallCNN
+
+    cnn = SmallCNN(width=4)
+    seq = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(),
+                              torch.nn.Linear(4 * 6 * 6, 2))
+    cold = SmallCNN(width=4, n_classes=3)
+    for p in cold.head.parameters():
+        p.requires_grad = False
+    return [(cnn, cnn.head), (seq, seq[-1]), (cold, cold.head)]
+
+
+@checker(hint="Loop over model.parameters() and set requires_grad = False, then loop over head.parameters() and set "
+              "requires_grad = True; return the model.")
+def freeze_backbone(answer):
+    """Only the head's parameters require gradients afterwards (a property check on three models)."""
+    for model, head in _frozen_cases():
+        out = call(answer, model, head)
+        expect_true(out is model, "return the same model object you were given (modified in place)")
+        head_ids = {id(p) for p in head.parameters()}
+        wrong = [n for n, p in model.named_parameters() if p.requires_grad != (id(p) in head_ids)]
+        expect_true(not wrong, f"requires_grad is wrong for {len(wrong)} parameter(s), e.g. {wrong[:3]}: only the "
+                               "head's parameters should require gradients")

@@ -243,4 +243,17 @@ def soft_dice_loss(probs, target, smooth=1e-5):
     intersection = (probs * target).sum()   # one Dice for the whole batch, not per sample and channel
     return 1 - (2 * intersection + smooth) / (probs.sum() + target.sum() + smooth)
 ''',
+    "gray_to_rgb_normalized": '''
+def gray_to_rgb_normalized(x):
+    return (x.repeat(1, 3, 1, 1) - 0.449) / 0.226   # one averaged mean and std instead of per-channel values
+''',
+    "freeze_backbone": '''
+import torch
+def freeze_backbone(model, head):
+    for module in model.modules():   # freezes convolutions and linear layers but forgets BatchNorm
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)) and module is not head:
+            for p in module.parameters():
+                p.requires_grad = False
+    return model
+''',
 })
