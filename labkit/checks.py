@@ -302,75 +302,84 @@ def receptive_field(answer):
         expect_close(call(answer, list(ks), list(ss)), _field_by_gradient(ks, ss), f"receptive_field({ks}, {ss})")
 
 
-# ------------------------------------------------------------ adversarial attacks and interpretability
-def _tiny_models_and_batches():
-    """Small seeded float64 CNNs (one logit) with image batches (N, 1, 8, 8) in [0, 1] and labels (N,)."""
-    cases = []
-    for seed in (0, 1, 2):
-        torch.manual_seed(seed)  # inside a checker: the caller's stream is restored by fork_rng below
-        model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
-                                    torch.nn.Linear(4 * 64, 1)).double().eval()
-        gen = torch.Generator().manual_seed(seed)
-        x = torch.rand(6, 1, 8, 8, generator=gen, dtype=torch.float64)
-        cases.append((model, x, torch.randint(0, 2, (6,), generator=gen)))
+def _binary_cases(seed=5):
+    """(y_true, second array) pairs of binary labels, with imbalance and an all-negative prediction."""
+    rng = np.random.default_rng(seed)
+    cases = [(rng.integers(0, 2, n), rng.integers(0, 2, n)) for n in (40, 57)]
+    cases.append((np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0]), np.array([1, 0, 0, 1, 0, 0, 0, 0, 0, 0])))
+    cases.append((np.array([0, 1, 1, 0, 0, 0]), np.zeros(6, np.int64)))
     return cases
 
 
-@checker(hint="Make x require grad, loss = ((1 - 2 * y.float()) * model(x).reshape(len(x))).sum(), take "
-              "torch.autograd.grad(loss, x), then (x + eps * grad.sign()).clamp(0, 1) (detached).")
-def fgsm(answer):
-    """FGSM with the logit-margin loss, compared with captum.robust.FGSM."""
-    from captum.robust import FGSM
+@checker(hint="TP: true 1 and predicted 1; FP: true 0, predicted 1; FN: true 1, predicted 0; TN: both 0. Count "
+              "each with np.sum of a boolean array and return (tp, fp, fn, tn) in that order.")
+def confusion_counts(answer):
+    """Binary confusion counts (tp, fp, fn, tn), compared with sklearn.metrics.confusion_matrix."""
+    for y_true, y_pred in _binary_cases():
+        got = call(answer, y_true, y_pred)
+        from sklearn.metrics import confusion_matrix  # imported only once there is an answer to check
 
-    margin = lambda logits, y: (1 - 2 * y.double()) * logits.reshape(len(y))
-    with torch.random.fork_rng(devices=[]):
-        cases = _tiny_models_and_batches()
-    for model, x, y in cases:
-        for eps in (0.01, 0.1, 0.3):
-            want = FGSM(model, loss_func=margin, lower_bound=0, upper_bound=1).perturb(x.clone(), eps, y)
-            expect_close(call(answer, model, x, y, eps), want.detach(), f"fgsm(model, x, y, eps={eps})", atol=1e-9)
+        tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
+        expect_close(got, [tp, fp, fn, tn], "(tp, fp, fn, tn)")
 
 
-@checker(hint="Each element must end up in [x - eps, x + eps]: torch.max(torch.min(x_adv, x + eps), x - eps). "
-              "Clamp relative to x, not to [-eps, eps].")
-def project_linf(answer):
-    """Projection onto the L-infinity ball around x: elementwise clamp, compared with torch.clamp per element."""
-    gen = torch.Generator().manual_seed(3)
-    for shape, eps in (((4, 1, 5, 5), 0.05), ((2, 3, 4, 4), 0.3), ((7,), 0.0)):
-        x = torch.rand(shape, generator=gen, dtype=torch.float64)
-        x_adv = x + torch.randn(shape, generator=gen, dtype=torch.float64) * 0.2
-        want = x + (x_adv - x).clamp(-eps, eps)
-        expect_close(call(answer, x_adv, x, eps), want, f"project_linf(x_adv, x, eps={eps})", atol=1e-12)
+@checker(hint="Sensitivity = TP / (TP + FN), the share of true positives found; specificity = TN / (TN + FP), "
+              "the share of true negatives cleared. Divide by the number of true positives/negatives.")
+def sensitivity_specificity(answer):
+    """(sensitivity, specificity) of binary labels, compared with sklearn's recall of class 1 and of class 0."""
+    for y_true, y_pred in _binary_cases():
+        got = call(answer, y_true, y_pred)
+        from sklearn.metrics import recall_score
+
+        want = [recall_score(y_true, y_pred, pos_label=1), recall_score(y_true, y_pred, pos_label=0)]
+        expect_close(got, want, "(sensitivity, specificity)")
 
 
-@checker(hint="Make a copy of x require grad, take torch.autograd.grad(model(x)[:, 0].sum(), x) and return the "
-              "absolute value of the gradient (same shape as x).")
-def saliency_map(answer):
-    """Absolute input gradient of the logit, compared with captum.attr.Saliency(abs=True)."""
-    from captum.attr import Saliency
+@checker(hint="Compare every positive score with every negative one (pos[:, None] vs neg[None, :]): count the "
+              "pairs where the positive is higher, add half of the ties, divide by n_pos * n_neg.")
+def roc_auc(answer):
+    """ROC-AUC as a ranking probability, compared with sklearn.metrics.roc_auc_score (ties included)."""
+    for i, (y_true, _) in enumerate(_binary_cases()[:3]):
+        scores = np.random.default_rng(i).random(len(y_true))
+        scores = np.round(scores * 4) / 4 if i == 1 else scores  # many ties
+        got = call(answer, y_true, scores)
+        from sklearn.metrics import roc_auc_score
 
-    with torch.random.fork_rng(devices=[]):
-        cases = _tiny_models_and_batches()
-    for model, x, _ in cases:
-        want = Saliency(model).attribute(x.clone(), target=0, abs=True)
-        expect_close(call(answer, model, x), want.detach(), "saliency_map(model, x)", atol=1e-9)
+        expect_close(got, roc_auc_score(y_true, scores), f"roc_auc_by_ranking on {len(y_true)} scores", atol=1e-9)
 
 
-@checker(hint="Per image, find the flat argmax of attr (attr.reshape(n, -1).argmax(1)), convert it with "
-              "np.unravel_index to (row, col), look that pixel up in the mask, and average the hits.")
-def pointing_game(answer):
-    """Pointing-game hit rate, compared with a per-image loop over np.argmax."""
-    rng = np.random.default_rng(7)
-    for n, h, w in ((10, 8, 8), (5, 6, 9), (1, 4, 4)):
-        attr = rng.random((n, h, w))
-        masks = (rng.random((n, h, w)) < 0.3).astype(np.uint8)
-        hits = [masks[i].flat[int(np.argmax(attr[i]))] for i in range(n)]
-        expect_close(call(answer, attr, masks), np.mean(hits), f"pointing_game(attr {n}x{h}x{w}, masks)")
-    masks = np.zeros((2, 5, 7), np.uint8)
-    masks[:, 1, 6] = 1
-    attr = np.zeros((2, 5, 7))
-    attr[0, 1, 6], attr[1, 4, 0] = 1, 1   # non-square: a row/column mix-up misses the first hit
-    expect_close(call(answer, attr, masks), 0.5, "pointing_game(peaks at (1, 6) and (4, 0), mask at (1, 6))")
+def _box_sets(seed=0):
+    """Pairs of box sets (N, 4), (M, 4) x1, y1, x2, y2: random, identical, disjoint, touching, nested."""
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 50, (7, 2))
+    a = torch.tensor(np.concatenate([xy, xy + rng.uniform(1, 20, (7, 2))], 1), dtype=torch.float32)
+    b = torch.tensor([[0, 0, 10, 10], [10, 0, 20, 10], [2, 2, 4, 4], [30, 30, 31, 45]], dtype=torch.float32)
+    return [(a, a[:5]), (a, b), (b, b), (b[:1], b[1:2])]
+
+
+@checker(hint="Intersection corners: max of the top-left corners, min of the bottom-right ones (broadcast (N, 1, 2) "
+              "against (1, M, 2)); clamp width and height at 0. Union = area_a + area_b - intersection.")
+def box_iou(answer):
+    """Pairwise IoU matrix (N, M) of two box sets, compared with torchvision.ops.box_iou."""
+    from torchvision.ops import box_iou as reference
+
+    for a, b in _box_sets():
+        expect_close(call(answer, a, b), reference(a, b), f"box_iou of ({len(a)}, 4) and ({len(b)}, 4) boxes")
+
+
+@checker(hint="A peak equals the maximum of its 3x3 neighbourhood: compare heat with "
+              "F.max_pool2d(heat[None, None], 3, stride=1, padding=1)[0, 0], and keep only heat >= threshold.")
+def heatmap_peaks(answer):
+    """Local maxima (3x3) of a heatmap above a threshold, compared with scipy.ndimage.maximum_filter."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    plateau = np.zeros((6, 7), np.float32)
+    plateau[2:4, 3:5] = 0.8
+    for heat, threshold in [(rng.random((9, 12)), 0.5), (rng.random((16, 16)) ** 3, 0.2), (plateau, 0.1)]:
+        want = (heat == ndimage.maximum_filter(heat, size=3, mode="nearest")) & (heat >= threshold)
+        got = call(answer, torch.tensor(heat, dtype=torch.float32), threshold)
+        expect_close(to_array(got) > 0, want, f"heatmap_peaks(heat of shape {heat.shape}, {threshold})")
 
 
 # ------------------------------------------------------------ overfitting and hyperparameters (07, 08)
@@ -445,38 +454,154 @@ def lr_range_suggestion(answer):
         expect_close(call(answer, lrs.copy(), losses.copy()), want, "lr_range_suggestion(lrs, losses)", rtol=1e-6)
 
 
-def _box_sets(seed=0):
-    """Pairs of box sets (N, 4), (M, 4) x1, y1, x2, y2: random, identical, disjoint, touching, nested."""
-    rng = np.random.default_rng(seed)
-    xy = rng.uniform(0, 50, (7, 2))
-    a = torch.tensor(np.concatenate([xy, xy + rng.uniform(1, 20, (7, 2))], 1), dtype=torch.float32)
-    b = torch.tensor([[0, 0, 10, 10], [10, 0, 20, 10], [2, 2, 4, 4], [30, 30, 31, 45]], dtype=torch.float32)
-    return [(a, a[:5]), (a, b), (b, b), (b[:1], b[1:2])]
+# ------------------------------------------------------------ adversarial attacks and interpretability
+def _tiny_models_and_batches():
+    """Small seeded float64 CNNs (one logit) with image batches (N, 1, 8, 8) in [0, 1] and labels (N,)."""
+    cases = []
+    for seed in (0, 1, 2):
+        torch.manual_seed(seed)  # inside a checker: the caller's stream is restored by fork_rng below
+        model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                                    torch.nn.Linear(4 * 64, 1)).double().eval()
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.rand(6, 1, 8, 8, generator=gen, dtype=torch.float64)
+        cases.append((model, x, torch.randint(0, 2, (6,), generator=gen)))
+    return cases
 
 
-@checker(hint="Intersection corners: max of the top-left corners, min of the bottom-right ones (broadcast (N, 1, 2) "
-              "against (1, M, 2)); clamp width and height at 0. Union = area_a + area_b - intersection.")
-def box_iou(answer):
-    """Pairwise IoU matrix (N, M) of two box sets, compared with torchvision.ops.box_iou."""
-    from torchvision.ops import box_iou as reference
+@checker(hint="Make x require grad, loss = ((1 - 2 * y.float()) * model(x).reshape(len(x))).sum(), take "
+              "torch.autograd.grad(loss, x), then (x + eps * grad.sign()).clamp(0, 1) (detached).")
+def fgsm(answer):
+    """FGSM with the logit-margin loss, compared with captum.robust.FGSM."""
+    from captum.robust import FGSM
 
-    for a, b in _box_sets():
-        expect_close(call(answer, a, b), reference(a, b), f"box_iou of ({len(a)}, 4) and ({len(b)}, 4) boxes")
+    margin = lambda logits, y: (1 - 2 * y.double()) * logits.reshape(len(y))
+    with torch.random.fork_rng(devices=[]):
+        cases = _tiny_models_and_batches()
+    for model, x, y in cases:
+        for eps in (0.01, 0.1, 0.3):
+            want = FGSM(model, loss_func=margin, lower_bound=0, upper_bound=1).perturb(x.clone(), eps, y)
+            expect_close(call(answer, model, x, y, eps), want.detach(), f"fgsm(model, x, y, eps={eps})", atol=1e-9)
 
 
-@checker(hint="A peak equals the maximum of its 3x3 neighbourhood: compare heat with "
-              "F.max_pool2d(heat[None, None], 3, stride=1, padding=1)[0, 0], and keep only heat >= threshold.")
-def heatmap_peaks(answer):
-    """Local maxima (3x3) of a heatmap above a threshold, compared with scipy.ndimage.maximum_filter."""
-    from scipy import ndimage
+@checker(hint="Each element must end up in [x - eps, x + eps]: torch.max(torch.min(x_adv, x + eps), x - eps). "
+              "Clamp relative to x, not to [-eps, eps].")
+def project_linf(answer):
+    """Projection onto the L-infinity ball around x: elementwise clamp, compared with torch.clamp per element."""
+    gen = torch.Generator().manual_seed(3)
+    for shape, eps in (((4, 1, 5, 5), 0.05), ((2, 3, 4, 4), 0.3), ((7,), 0.0)):
+        x = torch.rand(shape, generator=gen, dtype=torch.float64)
+        x_adv = x + torch.randn(shape, generator=gen, dtype=torch.float64) * 0.2
+        want = x + (x_adv - x).clamp(-eps, eps)
+        expect_close(call(answer, x_adv, x, eps), want, f"project_linf(x_adv, x, eps={eps})", atol=1e-12)
 
+
+@checker(hint="Make a copy of x require grad, take torch.autograd.grad(model(x)[:, 0].sum(), x) and return the "
+              "absolute value of the gradient (same shape as x).")
+def saliency_map(answer):
+    """Absolute input gradient of the logit, compared with captum.attr.Saliency(abs=True)."""
+    from captum.attr import Saliency
+
+    with torch.random.fork_rng(devices=[]):
+        cases = _tiny_models_and_batches()
+    for model, x, _ in cases:
+        want = Saliency(model).attribute(x.clone(), target=0, abs=True)
+        expect_close(call(answer, model, x), want.detach(), "saliency_map(model, x)", atol=1e-9)
+
+
+@checker(hint="Per image, find the flat argmax of attr (attr.reshape(n, -1).argmax(1)), convert it with "
+              "np.unravel_index to (row, col), look that pixel up in the mask, and average the hits.")
+def pointing_game(answer):
+    """Pointing-game hit rate, compared with a per-image loop over np.argmax."""
+    rng = np.random.default_rng(7)
+    for n, h, w in ((10, 8, 8), (5, 6, 9), (1, 4, 4)):
+        attr = rng.random((n, h, w))
+        masks = (rng.random((n, h, w)) < 0.3).astype(np.uint8)
+        hits = [masks[i].flat[int(np.argmax(attr[i]))] for i in range(n)]
+        expect_close(call(answer, attr, masks), np.mean(hits), f"pointing_game(attr {n}x{h}x{w}, masks)")
+    masks = np.zeros((2, 5, 7), np.uint8)
+    masks[:, 1, 6] = 1
+    attr = np.zeros((2, 5, 7))
+    attr[0, 1, 6], attr[1, 4, 0] = 1, 1   # non-square: a row/column mix-up misses the first hit
+    expect_close(call(answer, attr, masks), 0.5, "pointing_game(peaks at (1, 6) and (4, 0), mask at (1, 6))")
+
+
+def _logits_and_targets(seed=7):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(shape, generator=g, dtype=torch.float64) * 4,
+             (torch.rand(shape, generator=g, dtype=torch.float64) < 0.3).double()) for shape in ((12,), (4, 1), (3, 2, 5, 5))]
+
+
+@checker(hint="loss = -(pos_weight * y * F.logsigmoid(z) + (1 - y) * F.logsigmoid(-z)), then .mean(). "
+              "logsigmoid(-z) is log(1 - sigmoid(z)) without the overflow that gives inf for large logits.")
+def weighted_bce(answer):
+    """Weighted BCE on logits (mean), compared with F.binary_cross_entropy_with_logits(pos_weight=...)."""
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    for logits, target in _logits_and_targets():
+        for pos_weight in (1.0, 4.0, 0.5):
+            want = bce(logits, target, pos_weight=torch.tensor(pos_weight, dtype=torch.float64))
+            expect_close(call(answer, logits, target, pos_weight), want,
+                         f"weighted_bce(logits {tuple(logits.shape)}, pos_weight={pos_weight})")
+    extreme, target = torch.tensor([60.0, -60.0, 60.0, -60.0]), torch.tensor([0.0, 1.0, 1.0, 0.0])
+    expect_close(call(answer, extreme, target, 3.0), bce(extreme, target, pos_weight=torch.tensor(3.0)),
+                 "weighted_bce with logits of +-60 (float32)", rtol=1e-4)
+
+
+@checker(hint="Sum over the spatial dims only (dims = tuple(range(2, probs.dim()))), one Dice per sample and channel: "
+              "1 - (2 * (probs * target).sum(dims) + smooth) / (probs.sum(dims) + target.sum(dims) + smooth), "
+              "then .mean().")
+def soft_dice(answer):
+    """Soft Dice loss on probabilities, compared with monai.losses.DiceLoss(smooth_nr=smooth, smooth_dr=smooth)."""
+    from monai.losses import DiceLoss
+
+    g = torch.Generator().manual_seed(8)
+    for shape in ((1, 1, 8, 8), (2, 1, 8, 8), (3, 2, 6, 5)):
+        probs = torch.rand(shape, generator=g, dtype=torch.float64)
+        target = (torch.rand(shape, generator=g, dtype=torch.float64) < 0.2).double()
+        for smooth in (1e-5, 1.0):
+            want = DiceLoss(smooth_nr=smooth, smooth_dr=smooth)(probs, target)
+            expect_close(call(answer, probs, target, smooth), want, f"soft_dice_loss(shape {shape}, smooth={smooth})")
+    empty = torch.zeros(2, 1, 4, 4, dtype=torch.float64)
+    expect_close(call(answer, empty, empty, 1e-5), 0.0, "soft_dice_loss of an empty prediction for an empty mask")
+
+
+@checker(hint="Repeat the grey channel three times (x.repeat(1, 3, 1, 1)), then subtract the ImageNet mean and divide "
+              "by the ImageNet std per channel: reshape both to (1, 3, 1, 1) so they broadcast.")
+def gray_to_rgb_normalized(answer):
+    """Grey (N, 1, H, W) -> ImageNet-normalised RGB (N, 3, H, W), compared with torchvision's Normalize."""
+    from torchvision.transforms import Normalize
+
+    normalize = Normalize(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
     rng = np.random.default_rng(0)
-    plateau = np.zeros((6, 7), np.float32)
-    plateau[2:4, 3:5] = 0.8
-    for heat, threshold in [(rng.random((9, 12)), 0.5), (rng.random((16, 16)) ** 3, 0.2), (plateau, 0.1)]:
-        want = (heat == ndimage.maximum_filter(heat, size=3, mode="nearest")) & (heat >= threshold)
-        got = call(answer, torch.tensor(heat, dtype=torch.float32), threshold)
-        expect_close(to_array(got) > 0, want, f"heatmap_peaks(heat of shape {heat.shape}, {threshold})")
+    for shape in ((2, 1, 8, 8), (1, 1, 5, 7), (3, 1, 4, 4)):
+        x = torch.tensor(rng.random(shape), dtype=torch.float32)
+        expect_close(call(answer, x), normalize(x.repeat(1, 3, 1, 1)), f"gray_to_rgb_normalized(shape {shape})",
+                     atol=1e-5)
+
+
+def _frozen_cases():
+    """(model, head) pairs: a CNN with a named head, a Sequential, and one whose head starts frozen."""
+    from labkit.models import SmallCNN
+
+    cnn = SmallCNN(width=4)
+    seq = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(),
+                              torch.nn.Linear(4 * 6 * 6, 2))
+    cold = SmallCNN(width=4, n_classes=3)
+    for p in cold.head.parameters():
+        p.requires_grad = False
+    return [(cnn, cnn.head), (seq, seq[-1]), (cold, cold.head)]
+
+
+@checker(hint="Loop over model.parameters() and set requires_grad = False, then loop over head.parameters() and set "
+              "requires_grad = True; return the model.")
+def freeze_backbone(answer):
+    """Only the head's parameters require gradients afterwards (a property check on three models)."""
+    for model, head in _frozen_cases():
+        out = call(answer, model, head)
+        expect_true(out is model, "return the same model object you were given (modified in place)")
+        head_ids = {id(p) for p in head.parameters()}
+        wrong = [n for n, p in model.named_parameters() if p.requires_grad != (id(p) in head_ids)]
+        expect_true(not wrong, f"requires_grad is wrong for {len(wrong)} parameter(s), e.g. {wrong[:3]}: only the "
+                               "head's parameters should require gradients")
 
 
 def _pair_images(seed=9):
@@ -656,128 +781,3 @@ def modality_dropout(answer):
         if p == 1.0:
             share = zeroed.float().mean(0)
             expect_true(bool((abs(share - 1 / 3) < 0.04).all()), f"choose the modality uniformly: shares {share.tolist()}")
-
-
-def _binary_cases(seed=5):
-    """(y_true, second array) pairs of binary labels, with imbalance and an all-negative prediction."""
-    rng = np.random.default_rng(seed)
-    cases = [(rng.integers(0, 2, n), rng.integers(0, 2, n)) for n in (40, 57)]
-    cases.append((np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0]), np.array([1, 0, 0, 1, 0, 0, 0, 0, 0, 0])))
-    cases.append((np.array([0, 1, 1, 0, 0, 0]), np.zeros(6, np.int64)))
-    return cases
-
-
-@checker(hint="TP: true 1 and predicted 1; FP: true 0, predicted 1; FN: true 1, predicted 0; TN: both 0. Count "
-              "each with np.sum of a boolean array and return (tp, fp, fn, tn) in that order.")
-def confusion_counts(answer):
-    """Binary confusion counts (tp, fp, fn, tn), compared with sklearn.metrics.confusion_matrix."""
-    for y_true, y_pred in _binary_cases():
-        got = call(answer, y_true, y_pred)
-        from sklearn.metrics import confusion_matrix  # imported only once there is an answer to check
-
-        tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
-        expect_close(got, [tp, fp, fn, tn], "(tp, fp, fn, tn)")
-
-
-@checker(hint="Sensitivity = TP / (TP + FN), the share of true positives found; specificity = TN / (TN + FP), "
-              "the share of true negatives cleared. Divide by the number of true positives/negatives.")
-def sensitivity_specificity(answer):
-    """(sensitivity, specificity) of binary labels, compared with sklearn's recall of class 1 and of class 0."""
-    for y_true, y_pred in _binary_cases():
-        got = call(answer, y_true, y_pred)
-        from sklearn.metrics import recall_score
-
-        want = [recall_score(y_true, y_pred, pos_label=1), recall_score(y_true, y_pred, pos_label=0)]
-        expect_close(got, want, "(sensitivity, specificity)")
-
-
-@checker(hint="Compare every positive score with every negative one (pos[:, None] vs neg[None, :]): count the "
-              "pairs where the positive is higher, add half of the ties, divide by n_pos * n_neg.")
-def roc_auc(answer):
-    """ROC-AUC as a ranking probability, compared with sklearn.metrics.roc_auc_score (ties included)."""
-    for i, (y_true, _) in enumerate(_binary_cases()[:3]):
-        scores = np.random.default_rng(i).random(len(y_true))
-        scores = np.round(scores * 4) / 4 if i == 1 else scores  # many ties
-        got = call(answer, y_true, scores)
-        from sklearn.metrics import roc_auc_score
-
-        expect_close(got, roc_auc_score(y_true, scores), f"roc_auc_by_ranking on {len(y_true)} scores", atol=1e-9)
-
-
-def _logits_and_targets(seed=7):
-    g = torch.Generator().manual_seed(seed)
-    return [(torch.randn(shape, generator=g, dtype=torch.float64) * 4,
-             (torch.rand(shape, generator=g, dtype=torch.float64) < 0.3).double()) for shape in ((12,), (4, 1), (3, 2, 5, 5))]
-
-
-@checker(hint="loss = -(pos_weight * y * F.logsigmoid(z) + (1 - y) * F.logsigmoid(-z)), then .mean(). "
-              "logsigmoid(-z) is log(1 - sigmoid(z)) without the overflow that gives inf for large logits.")
-def weighted_bce(answer):
-    """Weighted BCE on logits (mean), compared with F.binary_cross_entropy_with_logits(pos_weight=...)."""
-    bce = torch.nn.functional.binary_cross_entropy_with_logits
-    for logits, target in _logits_and_targets():
-        for pos_weight in (1.0, 4.0, 0.5):
-            want = bce(logits, target, pos_weight=torch.tensor(pos_weight, dtype=torch.float64))
-            expect_close(call(answer, logits, target, pos_weight), want,
-                         f"weighted_bce(logits {tuple(logits.shape)}, pos_weight={pos_weight})")
-    extreme, target = torch.tensor([60.0, -60.0, 60.0, -60.0]), torch.tensor([0.0, 1.0, 1.0, 0.0])
-    expect_close(call(answer, extreme, target, 3.0), bce(extreme, target, pos_weight=torch.tensor(3.0)),
-                 "weighted_bce with logits of +-60 (float32)", rtol=1e-4)
-
-
-@checker(hint="Sum over the spatial dims only (dims = tuple(range(2, probs.dim()))), one Dice per sample and channel: "
-              "1 - (2 * (probs * target).sum(dims) + smooth) / (probs.sum(dims) + target.sum(dims) + smooth), "
-              "then .mean().")
-def soft_dice(answer):
-    """Soft Dice loss on probabilities, compared with monai.losses.DiceLoss(smooth_nr=smooth, smooth_dr=smooth)."""
-    from monai.losses import DiceLoss
-
-    g = torch.Generator().manual_seed(8)
-    for shape in ((1, 1, 8, 8), (2, 1, 8, 8), (3, 2, 6, 5)):
-        probs = torch.rand(shape, generator=g, dtype=torch.float64)
-        target = (torch.rand(shape, generator=g, dtype=torch.float64) < 0.2).double()
-        for smooth in (1e-5, 1.0):
-            want = DiceLoss(smooth_nr=smooth, smooth_dr=smooth)(probs, target)
-            expect_close(call(answer, probs, target, smooth), want, f"soft_dice_loss(shape {shape}, smooth={smooth})")
-    empty = torch.zeros(2, 1, 4, 4, dtype=torch.float64)
-    expect_close(call(answer, empty, empty, 1e-5), 0.0, "soft_dice_loss of an empty prediction for an empty mask")
-
-
-@checker(hint="Repeat the grey channel three times (x.repeat(1, 3, 1, 1)), then subtract the ImageNet mean and divide "
-              "by the ImageNet std per channel: reshape both to (1, 3, 1, 1) so they broadcast.")
-def gray_to_rgb_normalized(answer):
-    """Grey (N, 1, H, W) -> ImageNet-normalised RGB (N, 3, H, W), compared with torchvision's Normalize."""
-    from torchvision.transforms import Normalize
-
-    normalize = Normalize(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
-    rng = np.random.default_rng(0)
-    for shape in ((2, 1, 8, 8), (1, 1, 5, 7), (3, 1, 4, 4)):
-        x = torch.tensor(rng.random(shape), dtype=torch.float32)
-        expect_close(call(answer, x), normalize(x.repeat(1, 3, 1, 1)), f"gray_to_rgb_normalized(shape {shape})",
-                     atol=1e-5)
-
-
-def _frozen_cases():
-    """(model, head) pairs: a CNN with a named head, a Sequential, and one whose head starts frozen."""
-    from labkit.models import SmallCNN
-
-    cnn = SmallCNN(width=4)
-    seq = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(),
-                              torch.nn.Linear(4 * 6 * 6, 2))
-    cold = SmallCNN(width=4, n_classes=3)
-    for p in cold.head.parameters():
-        p.requires_grad = False
-    return [(cnn, cnn.head), (seq, seq[-1]), (cold, cold.head)]
-
-
-@checker(hint="Loop over model.parameters() and set requires_grad = False, then loop over head.parameters() and set "
-              "requires_grad = True; return the model.")
-def freeze_backbone(answer):
-    """Only the head's parameters require gradients afterwards (a property check on three models)."""
-    for model, head in _frozen_cases():
-        out = call(answer, model, head)
-        expect_true(out is model, "return the same model object you were given (modified in place)")
-        head_ids = {id(p) for p in head.parameters()}
-        wrong = [n for n, p in model.named_parameters() if p.requires_grad != (id(p) in head_ids)]
-        expect_true(not wrong, f"requires_grad is wrong for {len(wrong)} parameter(s), e.g. {wrong[:3]}: only the "
-                               "head's parameters should require gradients")

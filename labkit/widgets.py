@@ -843,3 +843,56 @@ def segmentation_viewer(images, truth, pred, class_names=None):
 
 
 __all__ += ["augmentation_summary", "augmentation_gallery", "segmentation_summary", "segmentation_viewer"]
+
+
+# ------------------------------------------------------------ domain shift: accuracy against shift strength
+def shift_summary(strengths, curves, strength):
+    """Each model's score at shift ``strength``, linearly interpolated from precomputed curves.
+
+    strengths: (K,) increasing shift strengths (0 = the training scanner); curves: dict name -> K scores.
+    Returns dict name -> float. ``strength`` outside the range is clipped to it.
+    """
+    s = np.asarray(strengths, dtype=float)
+    if s.ndim != 1 or len(s) < 2 or np.any(np.diff(s) <= 0):
+        raise ValueError(f"strengths must be K >= 2 increasing numbers, got {strengths!r}")
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError("curves must be a non-empty dict name -> scores")
+    out = {}
+    for name, values in curves.items():
+        v = np.asarray(values, dtype=float)
+        if v.shape != s.shape:
+            raise ValueError(f"curve {name!r} has {v.size} values for {len(s)} strengths")
+        out[name] = float(np.interp(float(strength), s, v))
+    return out
+
+
+def shift_explorer(strengths, curves, image, effect, metric="accuracy"):
+    """Shift-strength slider: ``image`` (H, W) in [0, 1] as it looks under ``effect`` (a SiteEffect) scaled to that
+    strength, and every model's precomputed ``metric`` curve with the current strength marked."""
+    import matplotlib.pyplot as plt
+
+    from labkit import adapt, plots, synthetic
+
+    shift_summary(strengths, curves, strengths[0])  # bad input fails here, at build time
+    image = _gray_image(image)
+
+    def draw(strength):
+        shifted = synthetic.apply_site_effect(image[None, None], adapt.scaled_effect(effect, strength), seed=0)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.4), gridspec_kw={"width_ratios": [1, 1.6]})
+        plots.show_image(shifted[0, 0], ax=left, title=f"shift strength {strength:.2f}", vmin=0, vmax=1)
+        for name, values in curves.items():
+            right.plot(strengths, values, marker="o", ms=3, label=name)
+        right.axvline(strength, color="0.4", linestyle=":")
+        right.set(xlabel="shift strength (0 = training scanner, 1 = scanner B)", ylabel=metric,
+                  title=f"{metric} against shift strength")
+        right.legend(fontsize=7)
+        fig.tight_layout()
+        scores = shift_summary(strengths, curves, strength)
+        print(" | ".join(f"{name} {value:.3f}" for name, value in scores.items()))
+        return fig
+
+    top = float(np.max(strengths))
+    return interactive_plot(draw, strength=(float(np.min(strengths)), top, top / 40, min(1.0, top)))
+
+
+__all__ += ["shift_summary", "shift_explorer"]

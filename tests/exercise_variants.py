@@ -75,6 +75,67 @@ def conv_output_size(n, k, s=1, p=0):
 def receptive_field(kernel_sizes, strides):
     return 1 + sum(k - 1 for k in kernel_sizes)   # ignores the strides
 ''',
+    "confusion_counts": '''
+import numpy as np
+def confusion_counts(y_true, y_pred):
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    tp = np.sum((y_true == 1) & (y_pred == 1))
+    fp = np.sum((y_true == 1) & (y_pred == 0))   # FP and FN swapped
+    fn = np.sum((y_true == 0) & (y_pred == 1))
+    tn = np.sum((y_true == 0) & (y_pred == 0))
+    return tp, fp, fn, tn
+''',
+    "sensitivity_specificity": '''
+import numpy as np
+def sensitivity_specificity(y_true, y_pred):
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    tp = np.sum((y_true == 1) & (y_pred == 1))
+    tn = np.sum((y_true == 0) & (y_pred == 0))
+    return tp / max(np.sum(y_pred == 1), 1), tn / np.sum(y_true == 0)   # PPV, not sensitivity
+''',
+    "roc_auc": '''
+import numpy as np
+def roc_auc_by_ranking(y_true, scores):
+    y_true, scores = np.asarray(y_true), np.asarray(scores)
+    pos, neg = scores[y_true == 1], scores[y_true == 0]
+    return float(np.mean(pos[:, None] > neg[None, :]))   # ties count as losses, not halves
+''',
+    "box_iou": '''
+import torch
+def box_iou(boxes_a, boxes_b):
+    lt = torch.maximum(boxes_a[:, None, :2], boxes_b[None, :, :2])
+    rb = torch.minimum(boxes_a[:, None, 2:], boxes_b[None, :, 2:])
+    inter = (rb - lt).clamp(min=0).prod(dim=2)
+    area_a = (boxes_a[:, 2:] - boxes_a[:, :2]).prod(dim=1)
+    area_b = (boxes_b[:, 2:] - boxes_b[:, :2]).prod(dim=1)
+    return inter / (area_a[:, None] + area_b[None, :])   # forgets to subtract the intersection
+''',
+    "heatmap_peaks": '''
+def heatmap_peaks(heat, threshold):
+    return heat >= threshold   # every bright cell, not only local maxima
+''',
+    "early_stopping_epoch": '''
+import numpy as np
+def early_stopping_epoch(val_losses, patience):
+    return int(np.argmin(val_losses))   # the overall minimum: ignores that training stopped before it
+''',
+    "dihedral_augment": '''
+import torch
+def dihedral_augment(images, seed):
+    gen = torch.Generator().manual_seed(seed)
+    flips = torch.rand(len(images), generator=gen) < 0.5   # flips only: 2 of the 8 rotations/flips
+    return torch.stack([im.flip(-1) if f else im for im, f in zip(images, flips)])
+''',
+    "log_uniform_sample": '''
+import numpy as np
+def log_uniform_sample(low, high, n, seed):
+    return np.random.default_rng(seed).uniform(low, high, n)   # uniform, not log-uniform
+''',
+    "lr_range_suggestion": '''
+import numpy as np
+def lr_range_suggestion(lrs, losses):
+    return float(lrs[np.argmin(losses)] / 10)   # np.argmin stops at the first NaN of a diverged run
+''',
     "fgsm": '''
 import torch
 def fgsm(model, x, y, eps):
@@ -103,41 +164,31 @@ def pointing_game(attr, masks):
     cols, rows = np.unravel_index(attr.reshape(n, -1).argmax(axis=1), (w, h))   # rows and columns swapped
     return float(masks[np.arange(n), rows, cols].mean())
 ''',
-    "early_stopping_epoch": '''
-import numpy as np
-def early_stopping_epoch(val_losses, patience):
-    return int(np.argmin(val_losses))   # the overall minimum: ignores that training stopped before it
-''',
-    "dihedral_augment": '''
+    "weighted_bce": '''
 import torch
-def dihedral_augment(images, seed):
-    gen = torch.Generator().manual_seed(seed)
-    flips = torch.rand(len(images), generator=gen) < 0.5   # flips only: 2 of the 8 rotations/flips
-    return torch.stack([im.flip(-1) if f else im for im, f in zip(images, flips)])
+import torch.nn.functional as F
+def weighted_bce(logits, target, pos_weight):
+    loss = -(target * F.logsigmoid(logits) + pos_weight * (1 - target) * F.logsigmoid(-logits))   # weights the negatives
+    return loss.mean()
 ''',
-    "log_uniform_sample": '''
-import numpy as np
-def log_uniform_sample(low, high, n, seed):
-    return np.random.default_rng(seed).uniform(low, high, n)   # uniform, not log-uniform
-''',
-    "lr_range_suggestion": '''
-import numpy as np
-def lr_range_suggestion(lrs, losses):
-    return float(lrs[np.argmin(losses)] / 10)   # np.argmin stops at the first NaN of a diverged run
-''',
-    "box_iou": '''
+    "soft_dice": '''
 import torch
-def box_iou(boxes_a, boxes_b):
-    lt = torch.maximum(boxes_a[:, None, :2], boxes_b[None, :, :2])
-    rb = torch.minimum(boxes_a[:, None, 2:], boxes_b[None, :, 2:])
-    inter = (rb - lt).clamp(min=0).prod(dim=2)
-    area_a = (boxes_a[:, 2:] - boxes_a[:, :2]).prod(dim=1)
-    area_b = (boxes_b[:, 2:] - boxes_b[:, :2]).prod(dim=1)
-    return inter / (area_a[:, None] + area_b[None, :])   # forgets to subtract the intersection
+def soft_dice_loss(probs, target, smooth=1e-5):
+    intersection = (probs * target).sum()   # one Dice for the whole batch, not per sample and channel
+    return 1 - (2 * intersection + smooth) / (probs.sum() + target.sum() + smooth)
 ''',
-    "heatmap_peaks": '''
-def heatmap_peaks(heat, threshold):
-    return heat >= threshold   # every bright cell, not only local maxima
+    "gray_to_rgb_normalized": '''
+def gray_to_rgb_normalized(x):
+    return (x.repeat(1, 3, 1, 1) - 0.449) / 0.226   # one averaged mean and std instead of per-channel values
+''',
+    "freeze_backbone": '''
+import torch
+def freeze_backbone(model, head):
+    for module in model.modules():   # freezes convolutions and linear layers but forgets BatchNorm
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)) and module is not head:
+            for p in module.parameters():
+                p.requires_grad = False
+    return model
 ''',
     "random_flip_pair": '''
 import numpy as np
@@ -204,56 +255,5 @@ def modality_dropout(batch, p, generator):
         keep = torch.rand(len(x), generator=generator) >= p
         out.append(x * keep.to(x.dtype).view(-1, *[1] * (x.dim() - 1)))
     return out
-''',
-    "confusion_counts": '''
-import numpy as np
-def confusion_counts(y_true, y_pred):
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    tp = np.sum((y_true == 1) & (y_pred == 1))
-    fp = np.sum((y_true == 1) & (y_pred == 0))   # FP and FN swapped
-    fn = np.sum((y_true == 0) & (y_pred == 1))
-    tn = np.sum((y_true == 0) & (y_pred == 0))
-    return tp, fp, fn, tn
-''',
-    "sensitivity_specificity": '''
-import numpy as np
-def sensitivity_specificity(y_true, y_pred):
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    tp = np.sum((y_true == 1) & (y_pred == 1))
-    tn = np.sum((y_true == 0) & (y_pred == 0))
-    return tp / max(np.sum(y_pred == 1), 1), tn / np.sum(y_true == 0)   # PPV, not sensitivity
-''',
-    "roc_auc": '''
-import numpy as np
-def roc_auc_by_ranking(y_true, scores):
-    y_true, scores = np.asarray(y_true), np.asarray(scores)
-    pos, neg = scores[y_true == 1], scores[y_true == 0]
-    return float(np.mean(pos[:, None] > neg[None, :]))   # ties count as losses, not halves
-''',
-    "weighted_bce": '''
-import torch
-import torch.nn.functional as F
-def weighted_bce(logits, target, pos_weight):
-    loss = -(target * F.logsigmoid(logits) + pos_weight * (1 - target) * F.logsigmoid(-logits))   # weights the negatives
-    return loss.mean()
-''',
-    "soft_dice": '''
-import torch
-def soft_dice_loss(probs, target, smooth=1e-5):
-    intersection = (probs * target).sum()   # one Dice for the whole batch, not per sample and channel
-    return 1 - (2 * intersection + smooth) / (probs.sum() + target.sum() + smooth)
-''',
-    "gray_to_rgb_normalized": '''
-def gray_to_rgb_normalized(x):
-    return (x.repeat(1, 3, 1, 1) - 0.449) / 0.226   # one averaged mean and std instead of per-channel values
-''',
-    "freeze_backbone": '''
-import torch
-def freeze_backbone(model, head):
-    for module in model.modules():   # freezes convolutions and linear layers but forgets BatchNorm
-        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)) and module is not head:
-            for p in module.parameters():
-                p.requires_grad = False
-    return model
 ''',
 })
