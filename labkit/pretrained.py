@@ -10,7 +10,6 @@ already sit in the torch hub cache: nothing here ever downloads.
 """
 
 import copy
-import hashlib
 import re
 from pathlib import Path
 
@@ -43,12 +42,10 @@ class WeightsError(RuntimeError):
 
 
 def sha256sum(path):
-    """The sha256 hex digest of the file at ``path``."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The sha256 hex digest of the file at ``path`` (the same hashing labkit.data uses for its sources)."""
+    from labkit.data import _sha256
+
+    return _sha256(path)
 
 
 def verify_checksum(path, expected):
