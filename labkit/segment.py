@@ -73,7 +73,7 @@ def make_unet(n_classes=4, in_channels=1, channels=(16, 32, 64, 128), num_res_un
                 strides=(2,) * (len(channels) - 1), num_res_units=num_res_units, dropout=dropout)
 
 
-def predict_labels(model, images, device=None, batch_size=64):
+def predict_labels(model, images, device=None, batch_size=16):
     """Label maps (N, H, W) int64 NumPy array: argmax over classes of ``model(images)`` (N, C, H, W) logits.
 
     images: (N, C, H, W) NumPy array or tensor. Runs in eval mode without gradients (labkit.train.predict).
