@@ -108,11 +108,12 @@ RUN_STATE_JS = """() => {
 
 
 def _run_all(page, name, timeout=480):
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                           " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
-                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
-                           timeout=120_000)
+    # wait until this notebook (not one a saved workspace restored) is in front with an idle kernel
+    page.wait_for_function("""path => {
+      const nb = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+      return nb && nb.context && nb.context.path === path && nb.sessionContext.session
+        && nb.sessionContext.session.kernel && nb.sessionContext.session.kernel.status === 'idle';
+    }""", arg=f"{name}.ipynb", timeout=120_000)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     start, deadline, state = time.time(), time.time() + timeout, None
     while time.time() < deadline:
@@ -144,7 +145,8 @@ def test_notebook_runs_and_widget_reacts(lab, browser, name):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(120_000)   # generous: CI runs this beside a notebook worker on 2 cores
-    page.goto(f"{base}/lab/tree/{name}?token={token}")
+    # a workspace of its own, reset, so JupyterLab does not bring back the previous test's notebook
+    page.goto(f"{base}/lab/workspaces/{name.removesuffix('.ipynb')}/tree/{name}?reset&token={token}")
     state = _run_all(page, name.removesuffix(".ipynb"))
     assert state is not None, "the notebook never opened with a kernel"
     assert not state["errors"], f"cells raised in the browser: {state['errors']}"
@@ -155,13 +157,20 @@ def test_notebook_runs_and_widget_reacts(lab, browser, name):
     slider.evaluate("e => e.scrollIntoView({block: 'center'})")   # no wait for 'stable': a busy page re-renders
     before = _widget_output(page, slider)
     assert before[1], "the widget shows no figure before it is moved"
+    value = slider.get_attribute("aria-valuenow")
     slider.focus()
     for _ in range(5):
         page.keyboard.press("ArrowRight")
-    page.wait_for_timeout(500)
+    _wait_for(lambda: slider.get_attribute("aria-valuenow") != value, 30,
+              f"the slider did not move from {value} with the arrow keys")
+    # the kernel may not have started the callback yet on a busy machine: poll for the new output
+    try:
+        _wait_for(lambda: _widget_output(page, slider) != before, 90,
+                  "the widget's output did not change when its slider moved")
+    finally:
+        page.screenshot(path=str(SHOTS / f"{name.removesuffix('.ipynb')}-slider-moved.png"))
     _wait_for(lambda: not page.evaluate(RUN_STATE_JS)["busy"], 60, "the kernel stayed busy after the slider moved")
     after = _widget_output(page, slider)
-    assert after != before, "the widget's output did not change when its slider moved"
+    assert after != before, "the widget's output went back to what it showed before the slider moved"
     assert after[1], "the widget's output has no figure after the slider moved"
-    page.screenshot(path=str(SHOTS / f"{name.removesuffix('.ipynb')}-slider-moved.png"))
     page.close()
