@@ -149,7 +149,7 @@ def setup(seed=0, device=None, verbose=True):
     """
     seed_everything(seed)
     chosen = pick_device(device)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    _use_deterministic_algorithms()
     if chosen.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.benchmark = False
@@ -160,6 +160,20 @@ def setup(seed=0, device=None, verbose=True):
         print(f"labkit {_version()} | seed {seed} | device {chosen} | threads {torch.get_num_threads()}")
         print(listed)
     return cfg
+
+
+def _use_deterministic_algorithms():
+    """Ask torch for deterministic kernels (a warning, not an error, where one has none).
+
+    ``torch.use_deterministic_algorithms`` also imports torch._inductor to configure ``torch.compile``, which pulls
+    in sympy and triton and costs about 150 MB in every kernel; the course never compiles, so only the eager flag is
+    set when torch exposes it.
+    """
+    eager_only = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if eager_only is None:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        eager_only(True, warn_only=True)
 
 
 def _version():

@@ -36,3 +36,13 @@ def test_same_seed_same_numbers():
     first, second = _run_core(), _run_core()
     assert first == second
     assert first["train_loss"][-1] < first["train_loss"][0], first   # the core really trains
+
+
+def test_setup_asks_for_deterministic_kernels_without_loading_the_compiler():
+    """setup() turns on torch's deterministic mode (warn only) without importing torch._inductor (sympy, triton)."""
+    code = ("import sys, torch, labkit; labkit.setup(seed=0, verbose=False); "
+            "print(torch.are_deterministic_algorithms_enabled(), "
+            "torch.is_deterministic_algorithms_warn_only_enabled(), 'sympy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True", "False"], out.stdout
