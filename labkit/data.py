@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["MANIFEST", "DICOM_KEYS", "PHOTO_KEYS", "CT_WINDOWS", "DataError", "DicomImage", "BrainVolume", "NucleiImage",
-           "source_path", "list_sources", "load_dicom", "to_hu", "apply_window", "load_mni",
+           "source_path", "list_sources", "load_dicom", "to_hu", "apply_window", "load_mni", "load_mni_t1",
            "load_photo", "load_nuclei", "nuclei_patches"]
 
 _MNI = "datasets/data/mni_icbm152_{}_tal_nlin_sym_09a_converted.nii.gz"
@@ -269,6 +269,19 @@ def load_mni():
     return BrainVolume(t1=_frozen(t1), gm=_frozen(gm), wm=_frozen(wm), csf=_frozen(csf), mask=_frozen(mask),
                        affine=_frozen(img.affine.astype(np.float64)), spacing=spacing,
                        axcodes=tuple(nib.aff2axcodes(img.affine)))
+
+
+def load_mni_t1():
+    """The MNI152 T1 and its brain mask (t1 > 0.2), without the tissue maps -> (t1, mask).
+
+    Not cached: code that only cuts patches from the T1 (the lesion generator) holds 45 MB for a moment instead of
+    keeping the 150 MB of :func:`load_mni` alive. Reuses :func:`load_mni`'s volumes when they are cached already.
+    """
+    if load_mni.cache_info().currsize:
+        vol = load_mni()
+        return vol.t1, vol.mask
+    t1, _ = _read_nifti("mni_t1")
+    return _frozen(t1), _frozen(t1 > 0.2)
 
 
 # ----------------------------------------------------------------------------------------------- photos

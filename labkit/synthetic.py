@@ -74,8 +74,8 @@ def _resize(image, factor):
 def _native_images(anatomy):
     """[(name, image in [0, 1], valid mask)] at native resolution for one anatomy."""
     if anatomy == "mni":
-        vol = data.load_mni()
-        return [("mni", np.flipud(vol.t1[:, :, z].T), np.flipud(vol.mask[:, :, z].T)) for z in range(45, 150)]
+        t1, mask = data.load_mni_t1()
+        return [("mni", np.flipud(t1[:, :, z].T), np.flipud(mask[:, :, z].T)) for z in range(45, 150)]
     if anatomy == "ct":
         head, neck = data.load_dicom("head_ct").pixels, data.load_dicom("ct_small").pixels
         return [("ct", data.apply_window(head, 40, 120), (head > -20) & (head < 100)),

@@ -138,6 +138,17 @@ def test_load_mni_volume():
     assert t1_csf < t1_gm < t1_wm, "T1 contrast: CSF dark, white matter bright"
 
 
+def test_load_mni_t1_matches_the_full_volume_without_caching_it():
+    data.load_mni.cache_clear()
+    t1, mask = data.load_mni_t1()
+    assert data.load_mni.cache_info().currsize == 0, "the light path must not fill load_mni's cache"
+    vol = data.load_mni()
+    assert np.array_equal(t1, vol.t1) and np.array_equal(mask, vol.mask)
+    assert not t1.flags.writeable and not mask.flags.writeable
+    cached_t1, _ = data.load_mni_t1()
+    assert cached_t1 is vol.t1, "reuses the cached volume when there is one"
+
+
 @pytest.mark.parametrize("key", data.PHOTO_KEYS)
 def test_load_photo(key):
     image = data.load_photo(key)
