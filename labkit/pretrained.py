@@ -155,7 +155,7 @@ def _run(model, x, start, upto):
     return x
 
 
-def block_activations(model, inputs, upto, start=0, batch_size=32, device=None):
+def block_activations(model, inputs, upto, start=0, batch_size=16, device=None):
     """Activations after block ``upto`` (0-15; 15 includes the 1280-channel head conv) of a frozen EfficientNet.
 
     inputs: with ``start=0``, images (N, 1, H, W) grey in [0, 1] (normalised here) or (N, 3, H, W) already
@@ -173,7 +173,7 @@ def block_activations(model, inputs, upto, start=0, batch_size=32, device=None):
     return torch.cat(parts)
 
 
-def extract_features(model, inputs, upto=15, start=0, batch_size=32, device=None):
+def extract_features(model, inputs, upto=15, start=0, batch_size=16, device=None):
     """Frozen features: :func:`block_activations` averaged over space -> (N, C) float32 CPU tensor."""
     return block_activations(model, inputs, upto, start, batch_size, device).mean(dim=(2, 3))
 

@@ -217,7 +217,7 @@ def _iter_inputs(data, batch_size):
     return (split_batch(b) for b in data)
 
 
-def predict(model, data, device=None, batch_size=256, as_probs=False, return_targets=False):
+def predict(model, data, device=None, batch_size=64, as_probs=False, return_targets=False):
     """Model outputs for ``data`` (a DataLoader, or a tensor/array of inputs (N, ...)), as a CPU float tensor.
 
     Runs in eval mode under ``torch.no_grad``. One-output models give (N,) instead of (N, 1).
