@@ -896,3 +896,120 @@ def shift_explorer(strengths, curves, image, effect, metric="accuracy"):
 
 
 __all__ += ["shift_summary", "shift_explorer"]
+
+
+# ------------------------------------------------------------ transfer learning: what a pretrained network sees
+def feature_map_summary(model, image, block, n_maps=8):
+    """Activations of a frozen EfficientNet (labkit.pretrained) after ``block`` (0-15) for one grey image.
+
+    image: (H, W) in [0, 1], H and W multiples of 32. Returns dict with ``shape`` (C, h, w), ``channels`` (the
+    ``n_maps`` channels with the highest mean activation, strongest first) and ``maps`` (n_maps, h, w) float32.
+    """
+    import torch
+
+    from labkit import pretrained
+
+    image = _gray_image(image)
+    if not isinstance(n_maps, numbers.Integral) or n_maps < 1:
+        raise ValueError(f"n_maps must be a positive int, got {n_maps!r}")
+    acts = pretrained.block_activations(model, torch.from_numpy(image)[None, None], upto=int(block))[0]
+    strongest = torch.argsort(acts.mean(dim=(1, 2)), descending=True)[:n_maps]
+    return {"shape": tuple(acts.shape), "channels": strongest.tolist(), "maps": acts[strongest].numpy()}
+
+
+def feature_map_explorer(model, images, n_maps=8):
+    """Case and block sliders: a patch and the ``n_maps`` strongest activation maps of a frozen EfficientNet after
+    that block, so that resolution falling and channels growing with depth can be watched."""
+    import matplotlib.pyplot as plt
+
+    from labkit import plots
+
+    stack = np.asarray(images.detach().cpu().numpy() if hasattr(images, "detach") else images)
+    stack = stack[:, 0] if stack.ndim == 4 and stack.shape[1] == 1 else stack
+    if stack.ndim != 3 or len(stack) == 0:
+        raise ValueError(f"images must be (N, H, W) or (N, 1, H, W) grey patches, got shape {stack.shape}")
+    feature_map_summary(model, stack[0], 0, n_maps)  # bad model or size fails here, at build time
+
+    def draw(case, block):
+        s = feature_map_summary(model, stack[case], block, n_maps)
+        fig, axes = plt.subplots(1, n_maps + 1, figsize=(1.25 * (n_maps + 1), 1.7))
+        plots.show_image(stack[case], ax=axes[0], title=f"patch {case}", vmin=0, vmax=1)
+        for ax, channel, fmap in zip(axes[1:], s["channels"], s["maps"]):
+            plots.show_image(fmap, ax=ax, title=f"ch {channel}", cmap="magma")
+        c, h, w = s["shape"]
+        fig.suptitle(f"after block {block}: {c} channels of {h} x {w} (the {n_maps} strongest shown)", fontsize=9)
+        fig.tight_layout()
+        return fig
+
+    return interactive_plot(draw, case=(0, len(stack) - 1, 1, 0), block=(0, 15, 1, 0))
+
+
+__all__ += ["feature_map_summary", "feature_map_explorer"]
+
+
+# ------------------------------------------------------------ multi-modal fusion: weighting late-fusion voters
+def fusion_weights_summary(probs, y_true, weights, groups=None, threshold=0.5):
+    """Late fusion of per-modality probabilities with ``weights`` and what it achieves.
+
+    probs: dict name -> (N,) probabilities; weights: dict name -> non-negative weight (missing names weigh 0);
+    groups: optional (N,) labels of the cases (e.g. the lesion type) for the sensitivity per group at
+    ``threshold``. Returns dict with ``auc``, ``fused`` (N,), ``weights`` (normalised) and ``sensitivity``
+    (group -> share of the group's positives found, for groups with positives).
+    """
+    from labkit import fusion, metrics
+
+    if not isinstance(probs, dict) or not probs:
+        raise ValueError("probs must be a non-empty dict name -> (N,) probabilities")
+    if not isinstance(weights, dict) or set(weights) - set(probs):
+        raise ValueError(f"weights must be a dict over the names {list(probs)}, got {weights!r}")
+    w = np.array([float(weights.get(name, 0.0)) for name in probs])
+    if np.any(~np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"weights must be non-negative with at least one above 0, got {weights!r}")
+    fused = fusion.late_fusion(list(probs.values()), w)
+    y = np.asarray(y_true).ravel()
+    if y.shape != fused.shape:
+        raise ValueError(f"y_true has {y.size} labels for {fused.size} cases")
+    sens = {}
+    if groups is not None:
+        g = np.asarray(groups).ravel()
+        if g.shape != y.shape:
+            raise ValueError(f"groups has {g.size} entries for {y.size} cases")
+        for name in dict.fromkeys(g[y == 1].tolist()):
+            sens[name] = float(np.mean(fused[(g == name) & (y == 1)] >= threshold))
+    return {"auc": metrics.roc_auc(y, fused), "fused": fused, "sensitivity": sens,
+            "weights": dict(zip(probs, (w / w.sum()).tolist()))}
+
+
+def fusion_weights_explorer(probs, y_true, groups=None, reference=None):
+    """One weight slider per modality of a late fusion: its ROC curve, AUC and sensitivity per group, against
+    ``reference`` (dict name -> AUC of other models, drawn as lines for comparison). Names must be identifiers."""
+    import matplotlib.pyplot as plt
+
+    from labkit import metrics
+
+    if not isinstance(probs, dict) or not probs or not all(str(k).isidentifier() for k in probs):
+        raise ValueError(f"probs must be a non-empty dict whose names are identifiers, got {list(probs or [])}")
+    fusion_weights_summary(probs, y_true, dict.fromkeys(probs, 1.0), groups)  # bad input fails at build time
+    reference = dict(reference or {})
+
+    def draw(**weights):
+        s = fusion_weights_summary(probs, y_true, weights, groups)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.3))
+        fpr, tpr, _ = metrics.roc_curve(y_true, s["fused"])
+        left.plot(fpr, tpr, label=f"late fusion, AUC {s['auc']:.3f}")
+        left.plot([0, 1], [0, 1], color="0.7", linestyle=":")
+        left.set(xlabel="false-positive rate", ylabel="sensitivity", title="ROC of the weighted vote")
+        left.legend(fontsize=7, loc="lower right")
+        names = ["late fusion"] + list(reference)
+        right.barh(names, [s["auc"]] + list(reference.values()), color=["#0072B2"] + ["0.6"] * len(reference))
+        right.set(xlim=(0.5, 1.0), xlabel="ROC-AUC", title="against the other models")
+        fig.tight_layout()
+        shares = ", ".join(f"{k} {v:.2f}" for k, v in s["weights"].items())
+        found = " | ".join(f"{k} lesions found {v:.0%}" for k, v in s["sensitivity"].items())
+        print(f"weights {shares}" + (f"\n{found} (threshold 0.5)" if found else ""))
+        return fig
+
+    return interactive_plot(draw, **{name: (0.0, 1.0, 0.05, 1.0) for name in probs})
+
+
+__all__ += ["fusion_weights_summary", "fusion_weights_explorer"]
