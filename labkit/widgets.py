@@ -481,7 +481,9 @@ def kernel_explorer(image, vmin=0.0, vmax=1.0):
 
     text = W.Text(value="0 -1 0 / -1 5 -1 / 0 -1 0", description="weights (custom)", continuous_update=False,
                   style={"description_width": "initial"})
-    return interactive_plot(draw, kernel=list(layers.KERNELS) + ["custom"], size=(3, 11, 2, 3), weights=text)
+    # starts on a blur, so that the size slider (used by the blurs only) changes the picture from the first move
+    menu = W.Dropdown(options=list(layers.KERNELS) + ["custom"], value="gaussian blur", description="kernel")
+    return interactive_plot(draw, kernel=menu, size=(3, 11, 2, 3), weights=text)
 
 
 __all__ += ["activation_summary", "activation_explorer", "parse_kernel", "kernel_summary", "kernel_explorer"]
@@ -1001,8 +1003,9 @@ def fusion_weights_explorer(probs, y_true, groups=None, reference=None):
         left.set(xlabel="false-positive rate", ylabel="sensitivity", title="ROC of the weighted vote")
         left.legend(fontsize=7, loc="lower right")
         names = ["late fusion"] + list(reference)
-        right.barh(names, [s["auc"]] + list(reference.values()), color=["#0072B2"] + ["0.6"] * len(reference))
-        right.set(xlim=(0.5, 1.0), xlabel="ROC-AUC", title="against the other models")
+        bars = right.barh(names, [s["auc"]] + list(reference.values()), color=["#0072B2"] + ["0.6"] * len(reference))
+        right.bar_label(bars, fmt="%.3f", fontsize=7, padding=2)
+        right.set(xlim=(0.5, 1.08), xlabel="ROC-AUC", title="against the other models")
         fig.tight_layout()
         shares = ", ".join(f"{k} {v:.2f}" for k, v in s["weights"].items())
         found = " | ".join(f"{k} lesions found {v:.0%}" for k, v in s["sensitivity"].items())

@@ -1,11 +1,16 @@
 """Real-browser test: JupyterLab in headless Chromium runs lessons, shows no error, and its widgets react.
 
+Every notebook that displays a labkit widget is opened with a token, run top to bottom, then its first slider is
+moved with the keyboard (or, where a widget has no slider, its first checkbox is clicked) and the widget's output
+must change. Each notebook's kernel is shut down before the next one starts.
+
 Skipped with a reason where /usr/bin/chromium is absent, except in CI (CI=true), where the skip is a failure.
 Screenshots go to bench/screenshots/ (git-ignored).
 """
 
 import os
 import pathlib
+import re
 import secrets
 import shutil
 import socket
@@ -16,13 +21,28 @@ import urllib.request
 
 import pytest
 
+from tests.notebook_cells import cells, notebook_paths, text
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "bench" / "screenshots"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-# Lessons whose first slider this test moves (lessons with widgets join as they land)
-WIDGET_NOTEBOOKS = ["00_welcome.ipynb", "01_medical_images.ipynb"]
+SLIDER = ".widget-slider .noUi-handle, .widget-hslider .slider-handle"
+CHECKBOX = ".widget-checkbox input[type=checkbox]"
+
+
+def _notebooks_with_widgets():
+    """Every notebook with a cell that displays a labkit widget (a line starting with ``widgets.name(``)."""
+    found = []
+    for path in notebook_paths():
+        code = "\n".join(text(c) for c in cells(path) if c["cell_type"] == "code")
+        if re.search(r"^widgets\.\w+\(", code, re.M):
+            found.append(path.name)
+    return found
+
+
+WIDGET_NOTEBOOKS = _notebooks_with_widgets()
 
 pytestmark = pytest.mark.browser
 
@@ -131,9 +151,9 @@ def _run_all(page, name, timeout=480):
     return state
 
 
-def _widget_output(page, slider):
-    """What the widget box holding ``slider`` shows: its output's text and the data of its images."""
-    box = slider.locator("xpath=ancestor::div[contains(@class,'widget-vbox')][1]")
+def _widget_output(page, control):
+    """What the widget box holding ``control`` shows: its output's text and the data of its images."""
+    box = control.locator("xpath=ancestor::div[contains(@class,'widget-vbox')][1]")
     output = box.locator(".widget-output").first
     images = output.locator("img").evaluate_all("els => els.map(e => e.getAttribute('src'))")
     return output.inner_text(), tuple(images)
@@ -147,30 +167,49 @@ def test_notebook_runs_and_widget_reacts(lab, browser, name):
     page.set_default_timeout(120_000)   # generous: CI runs this beside a notebook worker on 2 cores
     # a workspace of its own, reset, so JupyterLab does not bring back the previous test's notebook
     page.goto(f"{base}/lab/workspaces/{name.removesuffix('.ipynb')}/tree/{name}?reset&token={token}")
-    state = _run_all(page, name.removesuffix(".ipynb"))
-    assert state is not None, "the notebook never opened with a kernel"
-    assert not state["errors"], f"cells raised in the browser: {state['errors']}"
-    assert state["done"] == state["total"], f"only {state['done']} of {state['total']} cells ran"
-
-    slider = page.locator(".widget-slider .noUi-handle, .widget-hslider .slider-handle").first
-    slider.wait_for(state="attached")
-    slider.evaluate("e => e.scrollIntoView({block: 'center'})")   # no wait for 'stable': a busy page re-renders
-    before = _widget_output(page, slider)
-    assert before[1], "the widget shows no figure before it is moved"
-    value = slider.get_attribute("aria-valuenow")
-    slider.focus()
-    for _ in range(5):
-        page.keyboard.press("ArrowRight")
-    _wait_for(lambda: slider.get_attribute("aria-valuenow") != value, 30,
-              f"the slider did not move from {value} with the arrow keys")
-    # the kernel may not have started the callback yet on a busy machine: poll for the new output
     try:
-        _wait_for(lambda: _widget_output(page, slider) != before, 90,
-                  "the widget's output did not change when its slider moved")
-    finally:
-        page.screenshot(path=str(SHOTS / f"{name.removesuffix('.ipynb')}-slider-moved.png"))
-    _wait_for(lambda: not page.evaluate(RUN_STATE_JS)["busy"], 60, "the kernel stayed busy after the slider moved")
-    after = _widget_output(page, slider)
-    assert after != before, "the widget's output went back to what it showed before the slider moved"
-    assert after[1], "the widget's output has no figure after the slider moved"
-    page.close()
+        state = _run_all(page, name.removesuffix(".ipynb"))
+        assert state is not None, "the notebook never opened with a kernel"
+        assert not state["errors"], f"cells raised in the browser: {state['errors']}"
+        assert state["done"] == state["total"], f"only {state['done']} of {state['total']} cells ran"
+
+        control, kind = _first_control(page)
+        control.evaluate("e => e.scrollIntoView({block: 'center'})")   # no wait for 'stable': a busy page re-renders
+        before = _widget_output(page, control)
+        assert before[1], "the widget shows no figure before its control is moved"
+        value = _control_value(control, kind)
+        if kind == "slider":   # towards the end it is not already at
+            key = "ArrowLeft" if value == control.get_attribute("aria-valuemax") else "ArrowRight"
+            control.focus()
+            for _ in range(5):
+                page.keyboard.press(key)
+        else:
+            control.click()
+        _wait_for(lambda: _control_value(control, kind) != value, 30, f"the {kind} did not move from {value}")
+        # the kernel may not have started the callback yet on a busy machine: poll for the new output
+        try:
+            _wait_for(lambda: _widget_output(page, control) != before, 90,
+                      f"the widget's output did not change when its {kind} moved")
+        finally:
+            page.screenshot(path=str(SHOTS / f"{name.removesuffix('.ipynb')}-{kind}-moved.png"))
+        _wait_for(lambda: not page.evaluate(RUN_STATE_JS)["busy"], 60, "the kernel stayed busy after the control moved")
+        after = _widget_output(page, control)
+        assert after != before, "the widget's output went back to what it showed before the control moved"
+        assert after[1], "the widget's output has no figure after the control moved"
+    finally:   # one kernel at a time: shut this one down before the next notebook
+        page.evaluate("() => { const nb = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+                      " return nb && nb.sessionContext ? nb.sessionContext.shutdown() : null; }")
+        page.close()
+
+
+def _first_control(page):
+    """The first slider handle on the page, or the first checkbox where a lesson's widget has no slider."""
+    page.wait_for_selector(f"{SLIDER}, {CHECKBOX}", state="attached")
+    sliders = page.locator(SLIDER)
+    if sliders.count():
+        return sliders.first, "slider"
+    return page.locator(CHECKBOX).first, "checkbox"
+
+
+def _control_value(control, kind):
+    return control.get_attribute("aria-valuenow") if kind == "slider" else control.is_checked()

@@ -56,7 +56,9 @@ def test_kernel_summary_blur_keeps_mean_and_edges_vanish_on_flat():
 def test_kernel_explorer_survives_bad_weights(capsys):
     image = np.linspace(0, 1, 48 * 48, dtype=np.float32).reshape(48, 48)
     w = widgets.kernel_explorer(image)
-    assert w.last_error is None
+    assert w.last_error is None and w.values()["kernel"] == "gaussian blur"
+    blur3 = widgets.kernel_summary(image, "gaussian blur", 3)["filtered"]
+    assert not np.allclose(blur3, widgets.kernel_summary(image, "gaussian blur", 11)["filtered"]), "size matters"
     for name in w.controls["kernel"].options[:-1]:
         assert w.update(kernel=name, size=11) is None, name
     assert w.update(kernel="custom", weights="1 1 1 / 1 -8 1 / 1 1 1") is None
