@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser $(ROOT_FLAG) notebooks/00_welcome.ipynb
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 $(ROOT_FLAG) --LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb
 
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env \
