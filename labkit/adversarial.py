@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["per_sample_loss", "attack_loss", "fgsm", "project_linf", "pgd", "attack", "robust_accuracy", "adversarial_epoch"]
+__all__ = ["per_sample_loss", "attack_loss", "fgsm", "project_linf", "pgd", "attack", "robust_accuracy",
+           "adversarial_epoch"]
 
 
 def _check(model, x, y, eps):

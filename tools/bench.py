@@ -3,8 +3,8 @@
     python tools/bench.py                       # every notebook
     python tools/bench.py notebooks/05_*.ipynb  # some of them
 
-Records per notebook: wall time (kernel start and imports included), peak resident memory of the kernel process
-and its children (sampled every 50 ms), and the key metrics the notebook reports through
+Records per notebook: wall time (kernel start and imports included), the exact peak resident memory of the kernel
+process plus its children (VmHWM from /proc, recorded by Linux itself, so short peaks are not missed), and the key metrics the notebook reports through
 ``labkit.config.report_metrics`` (printed lines starting with ``key metrics:``). Prints a table, writes
 bench/results.json and bench/results.md, and marks rows over budget. It is a benchmark, not a test: it never fails
 a notebook for being slow, but it exits 1 when a notebook raises an error.
@@ -28,28 +28,64 @@ BUDGET_S, BUDGET_MB = 60.0, 1200.0
 METRIC_PREFIX = "key metrics:"
 
 
-class PeakMemory(threading.Thread):
-    """Samples the summed RSS of this process's descendants (the kernel and its children)."""
+def _status_kb(pid, field):
+    """A ``field`` of /proc/PID/status in kB (VmHWM: the peak resident set the kernel recorded), or None."""
+    try:
+        for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
 
-    def __init__(self, interval=0.05):
+
+class PeakMemory(threading.Thread):
+    """Exact peak memory of the kernel process and its children.
+
+    Linux records each process's peak resident set (VmHWM in /proc/PID/status) itself, so no short peak is
+    missed: the kernel's VmHWM is read once more after the last cell, and each child's VmHWM is polled while it
+    lives (a child's HWM only grows, so the last value read before it exits is its peak, unless it lives for
+    less than ``interval``). The reported peak is the kernel's VmHWM plus the peaks of its children.
+    Without /proc (macOS) it falls back to sampling the summed RSS, which can miss short peaks.
+    """
+
+    def __init__(self, kernel_pid, interval=0.05):
         super().__init__(daemon=True)
-        self.interval, self.peak, self._halt = interval, 0, threading.Event()
+        self.kernel_pid, self.interval, self._halt = kernel_pid, interval, threading.Event()
+        self.exact = pathlib.Path(f"/proc/{kernel_pid}/status").exists()
+        self.kernel_kb, self.children_kb, self.sampled_rss = 0, {}, 0
+
+    def _poll(self):
+        try:
+            kernel = psutil.Process(self.kernel_pid)
+            children = kernel.children(recursive=True)
+            rss = kernel.memory_info().rss + sum(c.memory_info().rss for c in children)
+        except psutil.Error:
+            return
+        self.sampled_rss = max(self.sampled_rss, rss)
+        if self.exact:
+            self.kernel_kb = max(self.kernel_kb, _status_kb(self.kernel_pid, "VmHWM") or 0)
+            for child in children:
+                hwm = _status_kb(child.pid, "VmHWM")
+                if hwm is not None:
+                    self.children_kb[child.pid] = max(self.children_kb.get(child.pid, 0), hwm)
 
     def run(self):
-        me = psutil.Process()
         while not self._halt.is_set():
-            total = 0
-            for child in me.children(recursive=True):
-                try:
-                    total += child.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
+            self._poll()
             self._halt.wait(self.interval)
 
     def stop(self):
+        """Stop polling and read the kernel's VmHWM a last time (call before the kernel shuts down)."""
         self._halt.set()
         self.join()
+        self._poll()
+
+    @property
+    def peak_mb(self):
+        if self.exact:
+            return (self.kernel_kb + sum(self.children_kb.values())) / 1024
+        return self.sampled_rss / 2**20
 
 
 def parse_metrics(nb):
@@ -73,19 +109,23 @@ def run_notebook(path, timeout=600):
     # nbclient's handler for ipywidgets' Output widget can deadlock a cell that displays a widget (nbclient issue
     # #312); the benchmark does not need widget state, so it installs no comm handlers.
     client.comm_open_handlers = {}
-    sampler = PeakMemory()
-    sampler.start()
-    start, error = time.perf_counter(), None
+    start, error, sampler = time.perf_counter(), None, None
     try:
-        client.execute()
+        with client.setup_kernel():
+            sampler = PeakMemory(client.km.provisioner.process.pid)
+            sampler.start()
+            try:
+                for index, cell in enumerate(nb.cells):
+                    client.execute_cell(cell, index)
+            finally:
+                sampler.stop()   # the kernel is still alive: its VmHWM is its peak over the whole notebook
     except Exception as err:  # report the failing notebook and go on with the others
         error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
     wall = time.perf_counter() - start
-    sampler.stop()
-    peak_mb = sampler.peak / 2**20
+    peak_mb = sampler.peak_mb if sampler is not None else float("nan")
     over = [what for what, bad in (("time", wall > BUDGET_S), ("memory", peak_mb > BUDGET_MB)) if bad]
     return {"notebook": path.name, "wall_s": round(wall, 1), "peak_mb": round(peak_mb), "over_budget": over,
-            "error": error, "metrics": parse_metrics(nb)}
+            "error": error, "metrics": parse_metrics(nb), "exact_memory": bool(sampler and sampler.exact)}
 
 
 def markdown_table(rows):

@@ -1,0 +1,3 @@
+"""Widgets for Part IV, evaluation and data quality (17_evaluation_validation, 18_data_quality)."""
+
+__all__ = []
