@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 __all__ = ["zscore_per_image", "IntensityShift", "GradientReversal", "grad_reverse", "DomainAdversarialNet",
-           "dann_lambda", "dann_loss", "fit_dann", "adapt_batchnorm", "batchnorm_layers", "scaled_effect"]
+           "dann_lambda", "dann_loss", "dann_step", "fit_dann", "adapt_batchnorm", "batchnorm_layers", "scaled_effect"]
 
 
 def _check_images(images, name="images"):
@@ -175,48 +175,47 @@ def dann_loss(model, x_source, y_source, x_target):
     return class_loss + domain_loss, class_loss, domain_loss, dom_acc
 
 
-def fit_dann(model, source_loader, target_images, n_epochs=5, lr=1e-3, device=None, seed=0, max_lambda=1.0):
+def dann_step(target_images, n_steps, seed=0, max_lambda=1.0):
+    """A training step for :func:`labkit.train.fit` that trains a :class:`DomainAdversarialNet`.
+
+    Each call takes a labelled source batch (x, y, ...), draws as many unlabelled target images (M, C, H, W) with
+    a generator seeded by ``seed``, sets the reversal strength to ``max_lambda * dann_lambda(progress)`` over
+    ``n_steps`` steps, and returns ``(total loss, {'class_loss', 'domain_loss', 'domain_accuracy'})``.
+    """
+    _check_images(target_images, "target_images")
+    target = torch.as_tensor(np.asarray(target_images, np.float32) if isinstance(target_images, np.ndarray)
+                             else target_images).float()
+    gen, done = torch.Generator().manual_seed(seed), [0]
+
+    def step(model, batch):
+        x, y = batch[0], batch[1]
+        model.reverse.lambd = max_lambda * dann_lambda(done[0] / max(n_steps - 1, 1))
+        done[0] += 1
+        xt = target[torch.randint(len(target), (len(x),), generator=gen)].to(x.device)
+        loss, class_loss, domain_loss, dom_acc = dann_loss(model, x, y, xt)
+        return loss, {"class_loss": class_loss.item(), "domain_loss": domain_loss.item(),
+                      "domain_accuracy": dom_acc.item()}
+
+    return step
+
+
+def fit_dann(model, source_loader, target_images, n_epochs=5, lr=1e-3, device=None, seed=0, max_lambda=1.0,
+             progress=True):
     """Train a :class:`DomainAdversarialNet` on labelled source batches and unlabelled target images.
 
-    source_loader yields (x, y); target_images (M, C, H, W) array or tensor, sampled in batches of the source
-    batch size with a generator seeded by ``seed``. The reversal strength follows :func:`dann_lambda` times
-    ``max_lambda``. Returns a :class:`labkit.train.History` (train_loss = class loss; metrics
-    'domain_loss' and 'domain_accuracy' per epoch; 0.5 accuracy = domains indistinguishable).
+    :func:`labkit.train.fit` with :func:`dann_step`: source_loader yields (x, y); target_images (M, C, H, W)
+    array or tensor. The reversal strength follows :func:`dann_lambda` times ``max_lambda`` (0 trains the same
+    network with the domain head cut off from the features: the control without adaptation). Returns the
+    :class:`labkit.train.History` (train_loss = class + domain loss; metrics 'class_loss', 'domain_loss' and
+    'domain_accuracy' per epoch; 0.5 accuracy = domains indistinguishable).
     """
-    from labkit.config import pick_device
-    from labkit.train import History
+    from labkit import train
 
     if not isinstance(model, DomainAdversarialNet):
         raise TypeError(f"model must be a DomainAdversarialNet, got {type(model).__name__}")
-    _check_images(target_images, "target_images")
-    device = pick_device(device)
-    model.to(device)
-    target = torch.as_tensor(np.asarray(target_images, np.float32) if isinstance(target_images, np.ndarray)
-                             else target_images).float()
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    history = History(monitor="train_loss", metrics={"domain_loss": [], "domain_accuracy": []})
-    steps, total = 0, n_epochs * len(source_loader)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        for _ in range(n_epochs):
-            sums = np.zeros(3)
-            for x, y, *_ in source_loader:
-                model.reverse.lambd = max_lambda * dann_lambda(steps / max(total - 1, 1))
-                xt = target[torch.randint(len(target), (len(x),), generator=gen)]
-                model.train()
-                loss, class_loss, domain_loss, dom_acc = dann_loss(model, x.to(device), y.to(device), xt.to(device))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sums += [class_loss.item(), domain_loss.item(), dom_acc.item()]
-                steps += 1
-            means = sums / len(source_loader)
-            history.train_loss.append(means[0])
-            history.metrics["domain_loss"].append(means[1])
-            history.metrics["domain_accuracy"].append(means[2])
-            history.epoch_time.append(0.0)
-    history.best_epoch = history.n_epochs - 1
+    step = dann_step(target_images, n_epochs * len(source_loader), seed=seed, max_lambda=max_lambda)
+    history = train.fit(model, source_loader, n_epochs=n_epochs, lr=lr, device=device, seed=seed, step=step,
+                        monitor="train_loss", progress=progress, desc="fit_dann")
     model.eval()
     return history
 

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["per_sample_loss", "attack_loss", "fgsm", "project_linf", "pgd", "attack", "robust_accuracy",
-           "adversarial_epoch"]
+           "adversarial_step", "adversarial_epoch"]
 
 
 def _check(model, x, y, eps):
@@ -109,23 +109,30 @@ def robust_accuracy(model, x, y, eps, method="fgsm", batch_size=256, **kwargs):
     return correct / len(x)
 
 
-def adversarial_epoch(model, loader, optimizer, eps, method="fgsm", clean_weight=0.5, **kwargs):
-    """One epoch of adversarial training; returns the mean training loss (float).
+def adversarial_step(eps, method="fgsm", clean_weight=0.5, **kwargs):
+    """A training step for :func:`labkit.train.fit` (adversarial training) on (x, y) batches.
 
-    For each batch the attack is crafted against the model in eval mode (fixed BatchNorm statistics), then
-    the model is trained on ``clean_weight * loss(clean) + (1 - clean_weight) * loss(adversarial)``.
+    The attack is crafted against the model in eval mode (fixed BatchNorm statistics), then the model is trained
+    on ``clean_weight * loss(clean) + (1 - clean_weight) * loss(adversarial)``; kwargs go to :func:`attack`.
     """
-    device = next(model.parameters()).device
-    total, count = 0.0, 0
-    for xb, yb in loader:
-        xb, yb = xb.to(device), yb.to(device)
+    if not 0 <= clean_weight <= 1:
+        raise ValueError(f"clean_weight must be in [0, 1], got {clean_weight!r}")
+
+    def step(model, batch):
+        xb, yb = batch[0], batch[1]
         model.eval()
         x_adv = attack(model, xb, yb, eps, method, **kwargs)
         model.train()
         loss = clean_weight * per_sample_loss(model(xb), yb).mean() \
             + (1 - clean_weight) * per_sample_loss(model(x_adv), yb).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        total, count = total + loss.item() * len(xb), count + len(xb)
-    return total / max(count, 1)
+        return loss
+
+    return step
+
+
+def adversarial_epoch(model, loader, optimizer, eps, method="fgsm", clean_weight=0.5, **kwargs):
+    """One epoch of adversarial training (:func:`labkit.train.train_epoch` with :func:`adversarial_step`);
+    returns the mean training loss (float)."""
+    from labkit import train
+
+    return train.train_epoch(model, loader, None, optimizer, step=adversarial_step(eps, method, clean_weight, **kwargs))

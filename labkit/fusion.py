@@ -13,7 +13,8 @@ from torch import nn
 from labkit.models import MLP, SmallCNN
 
 __all__ = ["as_inputs", "SingleModalityNet", "EarlyFusionNet", "IntermediateFusionNet", "late_fusion",
-           "modality_dropout", "replace_modality", "fit_fusion", "predict_fusion"]
+           "modality_dropout", "replace_modality", "DictBatches", "fusion_step", "fit_fusion",
+           "predict_fusion"]
 
 
 def as_inputs(**modalities):
@@ -140,42 +141,53 @@ def _batch(inputs, index, device):
     return {k: v[index].to(device) for k, v in inputs.items()}
 
 
+class DictBatches:
+    """Mini-batches ``(inputs dict, labels)`` of a dict of modalities, in a new order every pass drawn from
+    ``generator`` (a loader for :func:`labkit.train.fit`)."""
+
+    def __init__(self, inputs, labels, batch_size, generator):
+        self.inputs, self.labels = as_inputs(**inputs), torch.as_tensor(np.asarray(labels), dtype=torch.float32)
+        n = len(next(iter(self.inputs.values())))
+        if len(self.labels) != n:
+            raise ValueError(f"labels has {len(self.labels)} entries but the inputs have {n}")
+        self.batch_size, self.generator = batch_size, generator
+
+    def __len__(self):
+        return -(-len(self.labels) // self.batch_size)
+
+    def __iter__(self):
+        for index in torch.randperm(len(self.labels), generator=self.generator).split(self.batch_size):
+            yield _batch(self.inputs, index, "cpu"), self.labels[index]
+
+
+def fusion_step(drop_p=0.0, drop_keys=None, generator=None):
+    """A training step for :func:`labkit.train.fit` on ``(inputs dict, labels)`` batches: BCE of the logits, with
+    :func:`modality_dropout` (probability ``drop_p``) applied to the modalities ``drop_keys`` (default all)."""
+
+    def step(model, batch):
+        inputs, y = batch
+        if drop_p > 0:
+            keys = tuple(inputs) if drop_keys is None else tuple(drop_keys)
+            inputs = {**inputs, **dict(zip(keys, modality_dropout([inputs[k] for k in keys], drop_p, generator)))}
+        return nn.functional.binary_cross_entropy_with_logits(model(inputs)[:, 0], y.float())
+
+    return step
+
+
 def fit_fusion(model, inputs, labels, n_epochs=5, lr=1e-3, batch_size=32, device=None, seed=0, drop_p=0.0,
-               drop_keys=None):
+               drop_keys=None, progress=True):
     """Train a fusion model with BCE on a dict of modalities (see :func:`as_inputs`) -> labkit.train.History.
 
-    labels (N,) in {0, 1}. Batches are drawn in an order fixed by ``seed``. drop_p > 0 applies
-    :func:`modality_dropout` to the modalities ``drop_keys`` (default: all keys) of every training batch.
+    :func:`labkit.train.fit` with :func:`fusion_step` over :class:`DictBatches`. labels (N,) in {0, 1}. Batches
+    are drawn in an order fixed by ``seed``. drop_p > 0 applies :func:`modality_dropout` to the modalities
+    ``drop_keys`` (default: all keys) of every training batch.
     """
-    from labkit.config import pick_device
-    from labkit.train import History
+    from labkit import train
 
-    inputs = as_inputs(**inputs)
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.float32)
-    if len(y) != len(next(iter(inputs.values()))):
-        raise ValueError(f"labels has {len(y)} entries but the inputs have {len(next(iter(inputs.values())))}")
-    drop_keys = tuple(inputs) if drop_keys is None else tuple(drop_keys)
-    device = pick_device(device)
-    model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen, history = torch.Generator().manual_seed(seed), History(monitor="train_loss")
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        for _ in range(n_epochs):
-            model.train()
-            total = 0.0
-            for index in torch.randperm(len(y), generator=gen).split(batch_size):
-                batch = _batch(inputs, index, device)
-                if drop_p > 0:
-                    batch.update(zip(drop_keys, modality_dropout([batch[k] for k in drop_keys], drop_p, gen)))
-                loss = nn.functional.binary_cross_entropy_with_logits(model(batch)[:, 0], y[index].to(device))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += loss.item() * len(index)
-            history.train_loss.append(total / len(y))
-            history.epoch_time.append(0.0)
-    history.best_epoch = history.n_epochs - 1
+    gen = torch.Generator().manual_seed(seed)
+    loader = DictBatches(inputs, labels, batch_size, gen)
+    history = train.fit(model, loader, n_epochs=n_epochs, lr=lr, device=device, seed=seed, monitor="train_loss",
+                        step=fusion_step(drop_p, drop_keys, gen), progress=progress, desc="fit_fusion")
     model.eval()
     return history
 

@@ -1,6 +1,9 @@
 """Training loop: ``fit`` with a progress bar and a :class:`History`, plus ``train_epoch``, ``evaluate``, ``predict``.
 
-Introduced in 05_classification.ipynb (the lesson writes the loop by hand first).
+Introduced in 05_classification.ipynb (the lesson writes the loop by hand first). It is the course's one training
+loop: what differs between tasks (a DANN's two losses, a fusion model's dict inputs, adversarial training) is a
+*step*, a function ``step(model, batch) -> loss`` (or ``(loss, {name: float})``) that ``fit`` and ``train_epoch``
+call for every mini-batch, already moved to the device; see :func:`supervised_step`.
 
 Batches may be ``(x, y)`` tuples/lists (extra items are ignored) or dicts with ``"image"`` and ``"label"``
 (or ``"mask"``) keys, as MONAI datasets give. Outputs and targets:
@@ -22,7 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["History", "fit", "train_epoch", "evaluate", "predict", "pick_loss", "split_batch"]
+__all__ = ["History", "fit", "train_epoch", "evaluate", "predict", "pick_loss", "split_batch", "supervised_step",
+           "to_device", "batch_size_of"]
 
 _FLOAT_TARGET_LOSSES = (nn.BCEWithLogitsLoss, nn.BCELoss, nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss)
 
@@ -32,13 +36,16 @@ class History:
     """Per-epoch record of a ``fit``: losses, validation metrics and the best epoch.
 
     ``best_epoch`` is a 0-based index into the lists (tables and plots number epochs from 1).
-    ``metrics`` maps a metric name to its per-epoch values on the validation set.
+    ``metrics`` maps a metric name to its per-epoch values: validation metrics, and the per-epoch means of the
+    extra numbers a custom step returns (for example a DANN's domain loss). ``epoch_time``: seconds per epoch;
+    ``step_lr``: the learning rate of every optimiser step (it changes under a ``scheduler``).
     """
 
     train_loss: list = field(default_factory=list)
     val_loss: list = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
     epoch_time: list = field(default_factory=list)
+    step_lr: list = field(default_factory=list)
     best_epoch: int = None
     monitor: str = "val_loss"
     stopped_early: bool = False
@@ -128,15 +135,50 @@ def _match_target(loss_fn, logits, y):
     return y
 
 
-def _to_device(batch, device):
-    x, y = split_batch(batch)
-    return x.to(device), (y.to(device) if y is not None else None)
+def to_device(batch, device):
+    """``batch`` with every tensor moved to ``device``: tensors, and tuples, lists and dicts of them (nested)."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
+def batch_size_of(batch):
+    """Number of samples in ``batch``: the length of its first tensor (searched in tuples, lists and dicts)."""
+    if isinstance(batch, torch.Tensor):
+        return len(batch)
+    items = batch.values() if isinstance(batch, dict) else batch if isinstance(batch, (tuple, list)) else ()
+    for item in items:
+        n = batch_size_of(item)
+        if n is not None:
+            return n
+    return None
 
 
 def _compute_loss(loss_fn, logits, y):
     if y is None:
         raise ValueError("the loader gives no targets: batches must be (x, y) or dicts with 'image' and 'label'")
     return loss_fn(logits, _match_target(loss_fn, logits, y))
+
+
+def supervised_step(loss_fn=None):
+    """The default step: ``step(model, batch) -> loss`` with ``x, y = split_batch(batch)``, ``loss_fn(model(x), y)``.
+
+    loss_fn: None picks :func:`pick_loss` from the first outputs (BCE for one output, cross-entropy for several).
+    """
+    chosen = {"fn": loss_fn}
+
+    def step(model, batch):
+        x, y = split_batch(batch)
+        logits = model(x)
+        if chosen["fn"] is None:
+            chosen["fn"] = pick_loss(logits)
+        return _compute_loss(chosen["fn"], logits, y)
+
+    return step
 
 
 def _model_device(model):
@@ -151,29 +193,48 @@ def _check_model_loader(model, loader):
         raise TypeError(f"expected a DataLoader (or any iterable of batches), got {type(loader).__name__}")
 
 
-def train_epoch(model, loader, loss_fn, optimizer, device=None):
-    """Train ``model`` for one pass over ``loader``; return the mean loss per sample (float).
+def _unpack_step(out):
+    """A step's return value -> (loss tensor, dict of extra floats)."""
+    loss, extras = (out if isinstance(out, tuple) else (out, {}))
+    if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+        raise TypeError(f"a step must return a scalar loss tensor (or (loss, dict)), got {type(loss).__name__} "
+                        f"{tuple(getattr(loss, 'shape', ()))}")
+    return loss, extras
 
-    ``loss_fn``: None picks :func:`pick_loss` from the outputs. ``device``: default the model's device.
-    The model is put in train mode.
-    """
-    _check_model_loader(model, loader)
-    device = torch.device(device) if device is not None else _model_device(model)
+
+def _train_pass(model, loader, step, optimizer, device, scheduler=None, step_lr=None):
+    """One pass of ``step`` over ``loader`` -> (mean loss per sample, {extra name: mean per sample})."""
     model.train()
-    total, count = 0.0, 0
+    total, count, extra_sums = 0.0, 0, {}
     for batch in loader:
-        x, y = _to_device(batch, device)
-        logits = model(x)
-        loss_fn = pick_loss(logits) if loss_fn is None else loss_fn
-        loss = _compute_loss(loss_fn, logits, y)
+        batch = to_device(batch, device)
+        n = batch_size_of(batch) or 1
+        loss, extras = _unpack_step(step(model, batch))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        total += loss.item() * len(x)
-        count += len(x)
+        if step_lr is not None:
+            step_lr.append(float(optimizer.param_groups[0]["lr"]))
+        if scheduler is not None:
+            scheduler.step()
+        total, count = total + loss.item() * n, count + n
+        for name, value in extras.items():
+            extra_sums[name] = extra_sums.get(name, 0.0) + float(value) * n
     if count == 0:
         raise ValueError("the training loader is empty")
-    return total / count
+    return total / count, {name: value / count for name, value in extra_sums.items()}
+
+
+def train_epoch(model, loader, loss_fn, optimizer, device=None, step=None):
+    """Train ``model`` for one pass over ``loader``; return the mean loss per sample (float).
+
+    ``loss_fn``: None picks :func:`pick_loss` from the outputs. ``device``: default the model's device.
+    ``step``: a custom ``step(model, batch) -> loss`` (then ``loss_fn`` is not used). The model is put in
+    train mode.
+    """
+    _check_model_loader(model, loader)
+    device = torch.device(device) if device is not None else _model_device(model)
+    return _train_pass(model, loader, step or supervised_step(loss_fn), optimizer, device)[0]
 
 
 def _run_eval(model, loader, loss_fn, device, keep):
@@ -182,11 +243,12 @@ def _run_eval(model, loader, loss_fn, device, keep):
     total, count, ys, outs = 0.0, 0, [], []
     with torch.no_grad():
         for batch in loader:
-            x, y = _to_device(batch, device)
+            x, y = split_batch(to_device(batch, device))
+            n = batch_size_of(x)
             logits = model(x)
             loss_fn = pick_loss(logits) if loss_fn is None else loss_fn
-            total += _compute_loss(loss_fn, logits, y).item() * len(x)
-            count += len(x)
+            total += _compute_loss(loss_fn, logits, y).item() * n
+            count += n
             if keep:
                 ys.append(y.cpu())
                 outs.append(logits.cpu())
@@ -318,10 +380,14 @@ def _check_fit_args(model, train_loader, val_loader, n_epochs, early_stopping, m
     return metric_fns, key, "min" if key.endswith("loss") else "max"
 
 
-def _run_epoch(model, train_loader, val_loader, loss_fn, optimizer, device, metric_fns, history):
-    """One epoch of training and validation, appended to ``history``."""
+def _run_epoch(model, loaders, step, optimizer, device, metric_fns, history, scheduler=None, loss_fn=None):
+    """One epoch of training (and validation, when ``loaders[1]`` is a loader), appended to ``history``."""
+    train_loader, val_loader = loaders
     start = time.perf_counter()
-    history.train_loss.append(train_epoch(model, train_loader, loss_fn, optimizer, device))
+    train_loss, extras = _train_pass(model, train_loader, step, optimizer, device, scheduler, history.step_lr)
+    history.train_loss.append(train_loss)
+    for name, value in extras.items():
+        history.metrics.setdefault(name, []).append(value)
     if val_loader is not None and metric_fns:
         val_loss, y, out = _run_eval(model, val_loader, loss_fn, device, keep=True)
         for name, fn in metric_fns.items():
@@ -333,8 +399,18 @@ def _run_epoch(model, train_loader, val_loader, loss_fn, optimizer, device, metr
     history.epoch_time.append(time.perf_counter() - start)
 
 
+def _make_scheduler(scheduler, optimizer):
+    if scheduler is None or hasattr(scheduler, "step"):
+        return scheduler
+    if callable(scheduler):
+        return scheduler(optimizer)
+    raise TypeError(f"scheduler must be None, an LR scheduler or a function optimizer -> scheduler, got "
+                    f"{type(scheduler).__name__}")
+
+
 def fit(model, train_loader, val_loader=None, loss_fn=None, optimizer=None, lr=1e-3, n_epochs=5, device=None,
-        metrics=None, early_stopping=None, restore_best=True, monitor="val_loss", progress=True, seed=0):
+        metrics=None, early_stopping=None, restore_best=True, monitor="val_loss", progress=True, seed=0, step=None,
+        scheduler=None, desc="fit"):
     """Train ``model`` for ``n_epochs`` and return a :class:`History`.
 
     model: nn.Module; moved to ``device`` (default: CUDA, then MPS, then CPU), batches too.
@@ -345,9 +421,15 @@ def fit(model, train_loader, val_loader=None, loss_fn=None, optimizer=None, lr=1
         or a metric name (losses are minimised, metrics maximised).
     early_stopping: patience (int): stop after that many epochs without improvement of ``monitor``.
     restore_best: with early stopping, load the best epoch's weights (an in-memory copy) at the end.
-    progress: one tqdm bar per call, updated once per epoch. seed: training runs inside ``torch.random.fork_rng``
-        seeded with ``seed`` (dropout, unseeded shuffles), so runs repeat exactly on the CPU and the
-        caller's global random state is left as it was. Data order is the DataLoader's ``generator``'s job.
+    progress: one tqdm bar per call (labelled ``desc``), updated once per epoch. seed: training runs inside
+        ``torch.random.fork_rng`` seeded with ``seed`` (dropout, unseeded shuffles), so runs repeat exactly on the
+        CPU and the caller's global random state is left as it was. Data order is the DataLoader's ``generator``'s
+        job.
+    step: ``step(model, batch) -> loss`` or ``(loss, {name: float})`` for every mini-batch (moved to the
+        device); default :func:`supervised_step` with ``loss_fn``. Extra numbers are averaged per epoch into
+        ``history.metrics``. Validation (``val_loader``) always scores ``model(x)`` with ``loss_fn``.
+    scheduler: an LR scheduler, or a function ``optimizer -> scheduler`` (for the default optimizer), stepped
+        after every optimiser step; each step's learning rate is kept in ``history.step_lr``.
     """
     from tqdm.auto import tqdm
 
@@ -358,13 +440,16 @@ def fit(model, train_loader, val_loader=None, loss_fn=None, optimizer=None, lr=1
     device = pick_device(device)
     model.to(device)
     optimizer = optimizer if optimizer is not None else torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = _make_scheduler(scheduler, optimizer)
+    step = step if step is not None else supervised_step(loss_fn)
     history = History(monitor=key, metrics={name: [] for name in metric_fns})
     best_value, best_state, waited = None, None, 0
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        with tqdm(total=n_epochs, desc="fit", unit="epoch", disable=not progress) as bar:
+        with tqdm(total=n_epochs, desc=desc, unit="epoch", disable=not progress) as bar:
             for epoch in range(n_epochs):
-                _run_epoch(model, train_loader, val_loader, loss_fn, optimizer, device, metric_fns, history)
+                _run_epoch(model, (train_loader, val_loader), step, optimizer, device, metric_fns, history, scheduler,
+                           loss_fn)
                 value = history.values(key)[-1]
                 if _is_better(value, best_value, mode):
                     best_value, waited, history.best_epoch = value, 0, epoch

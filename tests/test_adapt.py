@@ -114,3 +114,15 @@ def test_scaled_effect():
         adapt.scaled_effect(effect, -1)
     with pytest.raises(TypeError, match="SiteEffect"):
         adapt.scaled_effect({"gamma": 2}, 1.0)
+
+
+def test_fit_dann_records_real_epoch_times_and_the_losses():
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(_images(16), torch.tensor([0, 1] * 8)),
+                                         batch_size=8)
+    torch.manual_seed(0)
+    model = adapt.DomainAdversarialNet(models.SmallCNN(width=4, depth=2))
+    history = adapt.fit_dann(model, loader, _images(10, seed=2).numpy(), n_epochs=2, device="cpu", progress=False)
+    assert all(t > 0 for t in history.epoch_time)
+    assert set(history.metrics) == {"class_loss", "domain_loss", "domain_accuracy"}
+    total = np.array(history.metrics["class_loss"]) + np.array(history.metrics["domain_loss"])
+    assert np.allclose(history.train_loss, total, atol=1e-5)

@@ -100,3 +100,11 @@ def test_fit_and_predict_are_seeded_and_learn_an_easy_task():
     fusion.fit_fusion(model, x, y, n_epochs=1, device="cpu", drop_p=0.5, drop_keys=("t1", "t2"))
     with pytest.raises(ValueError, match="labels"):
         fusion.fit_fusion(model, x, y[:5], n_epochs=1)
+
+
+def test_fit_fusion_records_real_epoch_times():
+    x = _inputs(n=16)
+    y = (x["tabular"][:, 0] > 0).long().numpy()
+    torch.manual_seed(0)
+    history = fusion.fit_fusion(fusion.EarlyFusionNet(width=4), x, y, n_epochs=2, device="cpu", progress=False)
+    assert history.n_epochs == 2 and all(t > 0 for t in history.epoch_time)

@@ -173,3 +173,47 @@ def test_bad_inputs_give_clear_errors():
         train.evaluate(_model(), [(torch.zeros(4, 4), torch.zeros(4, 3))], loss_fn=nn.BCEWithLogitsLoss())
     with pytest.raises(ValueError, match="'image'"):
         train.split_batch({"x": 1})
+
+
+def test_custom_step_records_extras_and_equals_the_default_step():
+    """fit with a step hook: the default step written out gives the same losses; extras are averaged per epoch."""
+    runs = []
+    for custom in (False, True):
+        train_loader, _ = _loaders()
+        calls = []
+
+        def step(model, batch):
+            x, y = batch
+            calls.append(len(x))
+            loss = nn.functional.binary_cross_entropy_with_logits(model(x)[:, 0], y.float())
+            return loss, {"batch_size": float(len(x))}
+
+        history = train.fit(_model(), train_loader, lr=0.05, n_epochs=3, progress=False,
+                            step=step if custom else None)
+        runs.append(history)
+    assert np.allclose(runs[0].train_loss, runs[1].train_loss, atol=1e-7)
+    assert runs[1].metrics["batch_size"] == [pytest.approx(32.0)] * 3   # 96 samples in batches of 32
+    assert all(t > 0 for t in runs[1].epoch_time)
+
+
+def test_step_must_return_a_scalar_loss():
+    train_loader, _ = _loaders()
+    with pytest.raises(TypeError, match="scalar loss"):
+        train.fit(_model(), train_loader, n_epochs=1, progress=False, step=lambda model, batch: model(batch[0]))
+
+
+def test_scheduler_changes_the_learning_rate_every_step():
+    train_loader, _ = _loaders()
+    history = train.fit(_model(), train_loader, lr=0.1, n_epochs=2, progress=False,
+                        scheduler=lambda opt: torch.optim.lr_scheduler.LinearLR(opt, 1.0, 0.1, total_iters=6))
+    assert len(history.step_lr) == 6 and history.step_lr[0] == pytest.approx(0.1)
+    assert history.step_lr[-1] < history.step_lr[0]
+    with pytest.raises(TypeError, match="scheduler"):
+        train.fit(_model(), train_loader, n_epochs=1, progress=False, scheduler="cosine")
+
+
+def test_to_device_and_batch_size_of_nested_batches():
+    batch = ({"t1": torch.zeros(5, 1, 4, 4), "tab": torch.zeros(5, 3)}, torch.ones(5))
+    moved = train.to_device(batch, "cpu")
+    assert isinstance(moved, tuple) and set(moved[0]) == {"t1", "tab"}
+    assert train.batch_size_of(batch) == 5 and train.batch_size_of("text") is None
