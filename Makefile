@@ -2,6 +2,7 @@
 #   make lab    create .venv if absent, install the course, open JupyterLab (127.0.0.1, token) on notebook 00
 #   make test   same set-up, then every labkit unit test and every notebook under nbval
 #   make bench  run every notebook (or NOTEBOOKS="notebooks/05_*.ipynb"), report wall time and peak memory
+#   make seeds  run every notebook (or NOTEBOOKS=...) with LABKIT_SEED=1, 2, 3: do the lessons' claims hold?
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,14 +10,14 @@ STAMP := $(VENV)/.installed
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 NOTEBOOKS ?=
 
-.PHONY: lab test bench venv nav clean
+.PHONY: lab test bench seeds venv nav clean
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[lab,test]"
 	touch $(STAMP)
 
 lab: $(STAMP)
@@ -28,6 +29,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) tools/bench.py $(NOTEBOOKS)
+
+seeds: $(STAMP)
+	$(PY) tools/seeds.py $(NOTEBOOKS)
 
 nav: $(STAMP)
 	$(PY) tools/course.py

@@ -2,7 +2,7 @@
 
 Importing labkit is cheap and changes nothing: only :func:`labkit.setup` touches global state
 (seeds, device, plot style). Submodules are imported by name, for example
-``from labkit import data, plots, checks``.
+``from labkit import realdata, plots, checks``.
 """
 
 __all__ = ["setup", "__version__"]

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-__all__ = ["Config", "EnvironmentReport", "setup", "pick_device", "seed_everything", "set_plot_style", "versions",
-           "check_environment", "course_map", "report_metrics"]
+__all__ = ["Config", "EnvironmentReport", "SEED_VARIABLE", "setup", "pick_device", "seed_everything",
+           "seed_from_environment", "set_plot_style", "versions", "check_environment", "course_map", "report_metrics"]
 
 PACKAGES = ("torch", "torchvision", "monai", "captum", "numpy", "matplotlib", "pydicom", "nibabel")
 REQUIRED = PACKAGES + ("ipywidgets", "scipy", "scikit-image", "scikit-learn", "nilearn", "pydicom-data",
@@ -31,6 +31,9 @@ class Config:
         return f"Config(seed={self.seed}, device={self.device})"
 
 
+SEED_VARIABLE = "LABKIT_SEED"
+
+
 def seed_everything(seed):
     """Seed Python's, NumPy's and torch's global generators (the only place labkit does so)."""
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
@@ -38,7 +41,21 @@ def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+def seed_from_environment(seed):
+    """``seed``, or the value of the environment variable LABKIT_SEED when it is set (a non-negative int).
+
+    Every lesson passes ``cfg.seed`` (and ``cfg.seed + k``) to everything random, so running a notebook with
+    LABKIT_SEED=3 changes every seed in it: data draw, split, initialisation, batch order. ``tools/seeds.py``
+    uses this to check that a lesson's claims hold for other seeds than 0.
+    """
+    value = os.environ.get(SEED_VARIABLE)
+    if value is None or value.strip() == "":
+        return seed
+    if not value.strip().isdigit():
+        raise ValueError(f"{SEED_VARIABLE} must be a non-negative integer, got {value!r}")
+    return int(value)
 
 
 def pick_device(device=None):
@@ -105,13 +122,13 @@ def check_environment(verbose=True):
             rows.append((name, "ok", metadata.version(name)))
         except metadata.PackageNotFoundError:
             rows.append((name, "MISSING", f"pip install {name}"))
-    from labkit import data
+    from labkit import realdata
 
-    for key, package, *_ in data.list_sources():
+    for key, package, *_ in realdata.list_sources():
         try:
-            data.source_path(key)
+            realdata.source_path(key)
             rows.append((f"data: {key}", "ok", f"sha256 verified ({package})"))
-        except data.DataError as err:
+        except realdata.DataError as err:
             rows.append((f"data: {key}", "MISSING", str(err)))
     report = EnvironmentReport(tuple(rows))
     if verbose:
@@ -144,9 +161,11 @@ def course_map():
 def setup(seed=0, device=None, verbose=True):
     """Seed python/numpy/torch, choose the device, set the plot style; return a :class:`Config`.
 
-    The device is ``device`` if given, otherwise CUDA, then Apple MPS, then CPU.
+    The device is ``device`` if given, otherwise CUDA, then Apple MPS, then CPU. The environment variable
+    LABKIT_SEED, when set, replaces ``seed`` (see :func:`seed_from_environment`); ``cfg.seed`` is the seed used.
     Deterministic algorithms are requested from torch so that two CPU runs give the same numbers.
     """
+    requested, seed = seed, seed_from_environment(seed)
     seed_everything(seed)
     chosen = pick_device(device)
     _use_deterministic_algorithms()
@@ -157,7 +176,8 @@ def setup(seed=0, device=None, verbose=True):
     cfg = Config(seed=seed, device=chosen, versions=versions())
     if verbose:
         listed = ", ".join(f"{k} {v}" for k, v in cfg.versions.items())
-        print(f"labkit {_version()} | seed {seed} | device {chosen} | threads {torch.get_num_threads()}")
+        note = f" ({SEED_VARIABLE} overrides {requested})" if seed != requested else ""
+        print(f"labkit {_version()} | seed {seed}{note} | device {chosen} | threads {torch.get_num_threads()}")
         print(listed)
     return cfg
 

@@ -3,7 +3,7 @@
 Introduced in 11_detection.ipynb.
 
 Boxes are (K, 4) float32 ``x1, y1, x2, y2`` in pixel-edge coordinates (x2, y2 exclusive), as in
-:mod:`labkit.data` and :mod:`labkit.synthetic`. A detector in the CenterNet style predicts, on a grid
+:mod:`labkit.realdata` and :mod:`labkit.synthetic`. A detector in the CenterNet style predicts, on a grid
 ``stride`` times coarser than the image, five maps: a centre-heatmap logit, the log width and log height of
 the box centred there, and the sub-cell offset (x, y) of the centre. Detections of one image are a pair
 ``(boxes (K, 4), scores (K,))``; a data set's detections are a list of such pairs, one per image.

@@ -42,8 +42,8 @@ class WeightsError(RuntimeError):
 
 
 def sha256sum(path):
-    """The sha256 hex digest of the file at ``path`` (the same hashing labkit.data uses for its sources)."""
-    from labkit.data import _sha256
+    """The sha256 hex digest of the file at ``path`` (the same hashing labkit.realdata uses for its sources)."""
+    from labkit.realdata import _sha256
 
     return _sha256(path)
 

@@ -1,8 +1,19 @@
-"""Hybrid lesion data: synthetic lesions inserted into real anatomy, with exact ground truth.
+"""Generated lesion data: synthetic lesions inserted into crops of a few real images, with exact ground truth.
 
-Patches come from the real images of :mod:`labkit.data` (MNI152 axial slices, head and neck CT,
-a chest X-ray, a fundus photo). Each knob of :func:`make_lesion_dataset` controls one difficulty:
-lesion size/contrast/shape, class imbalance, label noise, a spurious shortcut, scanner/site effects.
+What is real and what is generated. The anatomy is real, but it comes from five source images only
+(:data:`SOURCES`): axial slices of the MNI152 template (a population average, not a subject), one head CT slice
+(which shows a real subdural haematoma, kept out of every crop), one CT slice through a vertebra, one chest
+X-ray and one fundus photograph, all from :mod:`labkit.realdata`. The lesions, their masks and boxes, the labels,
+scanner effects, label noise and shortcuts are generated.
+
+The unit that stands in for a patient is a **crop group**: the patches cut around one anchor point of one
+source image (for the MNI template, within +-3 slices), with one shared intensity gain and one label. A split by
+crop group keeps neighbouring crops apart, which a random patch split does not; but all groups of one source share
+that source's anatomy, so it does not test generalisation to new people. For that, hold a source image out
+(``sources=``) or use a deformed template (:mod:`labkit.tissue`).
+
+Each knob of :func:`make_lesion_dataset` controls one difficulty: lesion size/contrast/shape, class imbalance,
+label noise, a spurious shortcut, scanner/site effects.
 """
 
 import functools
@@ -11,13 +22,18 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 from scipy import ndimage
 
-from labkit import data
+from labkit import realdata
 
-__all__ = ["ANATOMIES", "LesionData", "SiteEffect", "make_lesion_dataset", "apply_site_effect",
-           "split_by_patient"]
+__all__ = ["ANATOMIES", "SOURCES", "HAEMATOMA_BOX", "LesionData", "SiteEffect", "make_lesion_dataset",
+           "apply_site_effect", "lesion_shapes", "paste_windows", "lesion_boxes"]
 
 ANATOMIES = ("mni", "ct", "xray", "retina")
-_CROP_PIXELS = {"mni": 64, "ct": 96, "ct_small": 64, "xray": 384, "retina": 256}  # native crop sizes (pixels)
+SOURCES = {"mni": ("mni",), "ct": ("ct_head", "ct_spine"), "xray": ("xray",), "retina": ("retina",)}
+_CROP_PIXELS = {"mni": 64, "ct_head": 96, "ct_spine": 64, "xray": 384, "retina": 256}  # native crop sizes (pixels)
+# The head CT (pydicom-data 693, from CQ500) shows a subdural haematoma: a hyperdense crescent along the inner
+# table of the skull on the image's right (the patient's left). No crop may touch this box (x0, y0, x1, y1 in
+# native pixels), so that no patch labelled "no lesion" holds a real lesion.
+HAEMATOMA_BOX = (345, 130, 410, 315)
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,8 +42,10 @@ class LesionData:
 
     images (N, 1, S, S) float32 in [0, 1]; labels (N,) int64 observed (possibly noisy), true_labels (N,);
     masks (N, 1, S, S) uint8 lesion masks (all zero for negatives); boxes: list of N (k, 4) float32 arrays
-    x1, y1, x2, y2 (pixel edges, x2/y2 exclusive; (0, 4) for negatives); patient, site (N,) int64;
-    anatomy (N,) str; marker (N,) bool where the spurious marker was drawn.
+    x1, y1, x2, y2 (pixel edges, x2/y2 exclusive; (0, 4) for negatives); group (N,) int64 crop group (the
+    stand-in for a patient: patches around one anchor of one source image, one label); site (N,) int64;
+    anatomy (N,) str; source (N,) str, the real source image (see :data:`SOURCES`); marker (N,) bool where the
+    spurious marker was drawn.
     """
 
     images: np.ndarray
@@ -35,16 +53,17 @@ class LesionData:
     true_labels: np.ndarray
     masks: np.ndarray
     boxes: list
-    patient: np.ndarray
+    group: np.ndarray
     site: np.ndarray
     anatomy: np.ndarray
+    source: np.ndarray
     marker: np.ndarray
 
     def __len__(self):
         return len(self.labels)
 
     def subset(self, index):
-        """A new LesionData with the samples ``index`` (an index array, e.g. from split_by_patient)."""
+        """A new LesionData with the samples ``index`` (an index array, e.g. from validation.split_by_group)."""
         index = np.asarray(index, dtype=np.int64)
         picked = {f.name: getattr(self, f.name)[index] for f in fields(self) if f.name != "boxes"}
         return replace(self, boxes=[self.boxes[i] for i in index], **picked)
@@ -72,68 +91,92 @@ def _resize(image, factor):
 
 
 def _native_images(anatomy):
-    """[(name, image in [0, 1], valid mask)] at native resolution for one anatomy."""
+    """[(source name, image in [0, 1], valid mask, forbidden mask or None)] at native resolution for one anatomy."""
     if anatomy == "mni":
-        t1, mask = data.load_mni_t1()
-        return [("mni", np.flipud(t1[:, :, z].T), np.flipud(mask[:, :, z].T)) for z in range(45, 150)]
+        t1, mask = realdata.load_mni_t1()
+        return [("mni", np.flipud(t1[:, :, z].T), np.flipud(mask[:, :, z].T), None) for z in range(45, 150)]
     if anatomy == "ct":
-        head, neck = data.load_dicom("head_ct").pixels, data.load_dicom("ct_small").pixels
-        return [("ct", data.apply_window(head, 40, 120), (head > -20) & (head < 100)),
-                ("ct_small", data.apply_window(neck, 40, 400), (neck > -150) & (neck < 300))]
+        head, spine = realdata.load_dicom("head_ct").pixels, realdata.load_dicom("ct_small").pixels
+        haematoma = np.zeros(head.shape, bool)
+        x0, y0, x1, y1 = HAEMATOMA_BOX
+        haematoma[y0:y1, x0:x1] = True
+        return [("ct_head", realdata.apply_window(head, 40, 120), (head > -20) & (head < 100) & ~haematoma, haematoma),
+                ("ct_spine", realdata.apply_window(spine, 40, 400), (spine > -150) & (spine < 300), None)]
     if anatomy == "xray":
-        pixels = data.load_dicom("chest_xray").pixels
+        pixels = realdata.load_dicom("chest_xray").pixels
         low, high = np.percentile(pixels[100:-100, 100:-100], [1, 99.5])
         image = np.clip((pixels - low) / (high - low), 0, 1).astype(np.float32)
         valid = np.zeros(image.shape, bool)
         valid[100:-100, 100:-100] = True
-        return [("xray", image, valid)]
-    green = data.load_photo("retina")[..., 1]
+        return [("xray", image, valid, None)]
+    green = realdata.load_photo("retina")[..., 1]
     valid = ndimage.binary_erosion(green > 0.08, iterations=20)
-    return [("retina", np.clip(green / np.percentile(green[valid], 99.5), 0, 1), valid)]
+    return [("retina", np.clip(green / np.percentile(green[valid], 99.5), 0, 1), valid, None)]
+
+
+def _touches(forbidden, ys, xs, size):
+    """For crops at (ys, xs) of size ``size``, moved by up to the jitter (size // 4): could they touch
+    ``forbidden``? Computed with a maximum filter over the crop window plus the jitter margin."""
+    reach = size + 2 * (size // 4)
+    near = ndimage.maximum_filter(forbidden.astype(np.uint8), size=reach, mode="constant", origin=-(reach // 2))
+    return near[np.maximum(ys - size // 4, 0), np.maximum(xs - size // 4, 0)] > 0
 
 
 @functools.lru_cache(maxsize=16)
 def _anatomy_source(anatomy, size):
-    """Resized images, valid masks and candidate crops (M, 3) = (image index, y0, x0) for one anatomy."""
-    images, valids, candidates = [], [], []
-    for name, image, valid in _native_images(anatomy):
+    """Resized images, valid masks, source names and candidate crops (M, 3) = (image index, y0, x0)."""
+    images, valids, names, candidates = [], [], [], []
+    for name, image, valid, forbidden in _native_images(anatomy):
         factor = size / _CROP_PIXELS[name]
         images.append(_resize(image, factor))
         valids.append(_resize(valid.astype(np.float32), factor) > 0.5)
-    stride = max(1, size // 8)
-    for i, valid in enumerate(valids):
+        names.append(name)
+        i, valid = len(images) - 1, valids[-1]
+        stride = max(1, size // 8)
         frac = ndimage.uniform_filter(valid.astype(np.float32), size, mode="constant")
         ys, xs = np.mgrid[0:valid.shape[0] - size + 1:stride, 0:valid.shape[1] - size + 1:stride]
         ok = frac[ys + size // 2, xs + size // 2] >= 0.75
+        if forbidden is not None:
+            ok &= ~_touches(_resize(forbidden.astype(np.float32), factor) > 0, ys, xs, size)
         candidates.append(np.stack([np.full(ok.sum(), i), ys[ok], xs[ok]], axis=1))
-    return images, valids, np.concatenate(candidates)
+    return images, valids, tuple(names), np.concatenate(candidates)
 
 
-def _crop_patches(anatomy_codes, anatomies, size, n_per_patient, rng):
-    """Patches of every patient: same image (or MNI slab of +-3 slices), jittered around an anchor."""
-    n_patients = len(anatomy_codes)
-    images = np.empty((n_patients, n_per_patient, size, size), np.float32)
+def _crop_patches(anatomy_codes, anatomies, size, n_per_group, rng, sources=None):
+    """Patches of every crop group: same image (or MNI slab of +-3 slices), jittered around an anchor ->
+    (images, valid masks, source name per group)."""
+    n_groups = len(anatomy_codes)
+    images = np.empty((n_groups, n_per_group, size, size), np.float32)
     valid = np.empty(images.shape, bool)
-    jitter = rng.integers(-(size // 4), size // 4 + 1, size=(n_patients, n_per_patient, 2)).tolist()
-    dz = rng.integers(-3, 4, size=(n_patients, n_per_patient)).tolist()
+    group_source = np.empty(n_groups, object)
+    jitter = rng.integers(-(size // 4), size // 4 + 1, size=(n_groups, n_per_group, 2)).tolist()
+    dz = rng.integers(-3, 4, size=(n_groups, n_per_group)).tolist()
     for code, anatomy in enumerate(anatomies):
-        sources, valids, candidates = _anatomy_source(anatomy, size)
-        for p in np.flatnonzero(anatomy_codes == code):
+        images_a, valids, names, candidates = _anatomy_source(anatomy, size)
+        if sources is not None:
+            candidates = candidates[np.isin(np.asarray(names)[candidates[:, 0]], sources)]
+        for g in np.flatnonzero(anatomy_codes == code):
             src, y0, x0 = candidates[rng.integers(len(candidates))].tolist()
-            for j in range(n_per_patient):
-                s = min(max(src + dz[p][j], 0), len(sources) - 1) if anatomy == "mni" else src
-                height, width = sources[s].shape
-                y = min(max(y0 + jitter[p][j][0], 0), height - size)
-                x = min(max(x0 + jitter[p][j][1], 0), width - size)
-                images[p, j] = sources[s][y:y + size, x:x + size]
-                valid[p, j] = valids[s][y:y + size, x:x + size]
-    return images.reshape(-1, size, size), valid.reshape(-1, size, size)
+            group_source[g] = names[src]
+            for j in range(n_per_group):
+                s = min(max(src + dz[g][j], 0), len(images_a) - 1) if anatomy == "mni" else src
+                height, width = images_a[s].shape
+                y = min(max(y0 + jitter[g][j][0], 0), height - size)
+                x = min(max(x0 + jitter[g][j][1], 0), width - size)
+                images[g, j] = images_a[s][y:y + size, x:x + size]
+                valid[g, j] = valids[s][y:y + size, x:x + size]
+    return images.reshape(-1, size, size), valid.reshape(-1, size, size), group_source.astype(str)
 
 
 # ------------------------------------------------------------------------------------ lesions
-def _lesion_windows(owner, valid, radius, irregularity, texture, rng):
+def lesion_shapes(owner, valid, radius, irregularity, texture, rng):
     """Shapes of L lesions in local windows: centres (L, 2), profiles (L, W, W) float32 in [0, 1+],
-    binary masks (L, W, W), with W = 2 * half + 1 and every lesion entirely inside the image."""
+    binary masks (L, W, W), with W = 2 * half + 1 and every lesion entirely inside the image.
+
+    owner (L,): the image each lesion goes into; valid (n, S, S) bool: where centres may fall (8 tries each);
+    radius (low, high) in pixels; irregularity in [0, 1): outline wobble; texture: internal grain; rng: a NumPy
+    Generator.
+    """
     n_lesions, size = len(owner), valid.shape[-1]
     half = int(np.ceil(radius[1] * (1 + irregularity))) + 1
     cand = rng.integers(half, size - half, size=(n_lesions, 8, 2))
@@ -155,7 +198,7 @@ def _lesion_windows(owner, valid, radius, irregularity, texture, rng):
     return centres, profiles.astype(np.float32), masks
 
 
-def _paste(windows, owner, centres, out):
+def paste_windows(windows, owner, centres, out):
     """Add lesion windows (L, W, W) into out (n, size, size) in place at their centres (OR for bool)."""
     half, width = windows.shape[-1] // 2, windows.shape[-1]
     for window, i, (y, x) in zip(windows, owner.tolist(), centres.tolist()):  # L small adds: fast
@@ -167,7 +210,9 @@ def _paste(windows, owner, centres, out):
     return out
 
 
-def _boxes(masks, owner, centres, n):
+def lesion_boxes(masks, owner, centres, n):
+    """Boxes x1, y1, x2, y2 (float32, x2/y2 exclusive) of the lesion masks (L, W, W) at their centres, as a
+    list of n arrays (k, 4), one per image."""
     half = masks.shape[-1] // 2
     rows, cols = masks.any(axis=2), masks.any(axis=1)
     first = lambda a: a.argmax(axis=1)
@@ -182,20 +227,20 @@ def _insert_lesions(images, valid, positive, knobs, rng):
     n, size = images.shape[0], images.shape[-1]
     counts = np.where(positive, rng.integers(1, knobs["max_lesions"] + 1, n), 0)
     owner = np.repeat(np.arange(n), counts)
-    centres, profiles, masks = _lesion_windows(owner, valid, knobs["radius"], knobs["irregularity"],
+    centres, profiles, masks = lesion_shapes(owner, valid, knobs["radius"], knobs["irregularity"],
                                                knobs["texture"], rng)
     tissue = images[owner, centres[:, 0], centres[:, 1]]
     roomy = np.where(tissue < 0.5, 1.0, -1.0)  # mixed: the side with more room before clipping
     sign = {"bright": np.ones(len(owner)), "dark": -np.ones(len(owner)), "mixed": roomy}[knobs["polarity"]]
     amp = (sign * knobs["contrast"] * rng.uniform(0.8, 1.2, len(owner))).astype(np.float32)
-    images = np.clip(_paste(profiles * amp[:, None, None], owner, centres, images), 0, 1, out=images)
-    lesion_mask = _paste(masks, owner, centres, np.zeros((n, size, size), bool))
-    return images, lesion_mask, _boxes(masks, owner, centres, n), owner, centres, profiles
+    images = np.clip(paste_windows(profiles * amp[:, None, None], owner, centres, images), 0, 1, out=images)
+    lesion_mask = paste_windows(masks, owner, centres, np.zeros((n, size, size), bool))
+    return images, lesion_mask, lesion_boxes(masks, owner, centres, n), owner, centres, profiles
 
 
 # ------------------------------------------------------------------------------------ data set
 def _check_knobs(n, size, prevalence, anatomy, contrast, radius, max_lesions, irregularity,
-                 label_noise, spurious, patches_per_patient, polarity):
+                 label_noise, spurious, patches_per_group, polarity):
     def need(ok, what, got):
         if not ok:
             raise ValueError(f"{what}, got {got!r}")
@@ -215,8 +260,8 @@ def _check_knobs(n, size, prevalence, anatomy, contrast, radius, max_lesions, ir
          f"{size / 2}", radius)
     need(isinstance(max_lesions, (int, np.integer)) and max_lesions >= 1, "max_lesions must be an int >= 1",
          max_lesions)
-    need(isinstance(patches_per_patient, (int, np.integer)) and patches_per_patient >= 1,
-         "patches_per_patient must be an int >= 1", patches_per_patient)
+    need(isinstance(patches_per_group, (int, np.integer)) and patches_per_group >= 1,
+         "patches_per_group must be an int >= 1", patches_per_group)
     need(polarity in ("bright", "dark", "mixed"), "polarity must be 'bright', 'dark' or 'mixed'", polarity)
 
 
@@ -225,59 +270,78 @@ def _draw_marker(images, marked):
     images[marked, 2:2 + side, 2:2 + side] = 1.0
 
 
+def _check_sources(sources, anatomy):
+    if sources is None:
+        return None
+    allowed = [name for a in anatomy for name in SOURCES[a]]
+    sources = (sources,) if isinstance(sources, str) else tuple(sources)
+    unknown = [name for name in sources if name not in allowed]
+    if not sources or unknown:
+        raise ValueError(f"sources must name source images of the chosen anatomy {tuple(anatomy)}: {allowed}; "
+                         f"got {sources!r}")
+    missing = [a for a in anatomy if not set(SOURCES[a]) & set(sources)]
+    if missing:
+        raise ValueError(f"no source image left for anatomy {missing}: drop it from anatomy or name one of its "
+                         f"sources {[SOURCES[a] for a in missing]}")
+    return sources
+
+
 def make_lesion_dataset(n=2000, size=64, prevalence=0.5, anatomy=ANATOMIES, contrast=0.25, radius=(3, 8),
                         max_lesions=3, irregularity=0.3, texture=0.2, label_noise=0.0, spurious=0.0,
-                        site_effects=None, patches_per_patient=8, polarity="mixed", seed=0):
-    """Generate lesion present/absent patches on real anatomy -> LesionData (see its docstring).
+                        site_effects=None, patches_per_group=8, polarity="mixed", sources=None, seed=0):
+    """Generate lesion present/absent patches on crops of real anatomy -> LesionData (see its docstring).
 
-    Labels are per patient: round(prevalence * n_patients) patients are positive and every patch of a
-    positive patient holds 1..max_lesions lesions. A patient's patches come from one anatomy region
-    (MNI: a slab of +-3 slices) with a shared intensity gain/offset, so random patch splits leak.
+    Labels are per crop group (the stand-in for a patient): round(prevalence * n_groups) groups are positive
+    and every patch of a positive group holds 1..max_lesions lesions. A group's patches come from one anchor
+    point of one source image (MNI: a slab of +-3 slices) with a shared intensity gain/offset, so random patch
+    splits leak. anatomy: which of :data:`ANATOMIES` to crop from; sources: optionally only these source
+    images (names in :data:`SOURCES`), e.g. to hold one out for a test on unseen anatomy.
     contrast: lesion intensity step on the [0, 1] image scale (+-20 % per lesion; clipped at 0 and 1);
-    radius in pixels;
-    irregularity in [0, 1): radial wobble of the outline; texture: internal grain; polarity: 'bright',
-    'dark' or 'mixed' (bright on tissue darker than 0.5, dark on brighter tissue). label_noise flips observed labels with that probability (true_labels kept).
+    radius in pixels; irregularity in [0, 1): radial wobble of the outline; texture: internal grain;
+    polarity: 'bright', 'dark' or 'mixed' (bright on tissue darker than 0.5, dark on brighter tissue).
+    label_noise flips observed labels with that probability (true_labels kept).
     spurious: a bright square marker in the top-left corner drawn in a fraction ``spurious`` of positives
-    and ``spurious / 10`` of negatives (a learnable shortcut). site_effects: list of SiteEffect; patients
+    and ``spurious / 10`` of negatives (a learnable shortcut). site_effects: list of SiteEffect; groups
     are spread evenly over the sites and each site's effect is applied to its patches.
     """
     _check_knobs(n, size, prevalence, anatomy, contrast, radius, max_lesions, irregularity, label_noise,
-                 spurious, patches_per_patient, polarity)
+                 spurious, patches_per_group, polarity)
+    sources = _check_sources(sources, anatomy)
     rng = np.random.default_rng([seed, 101])  # salted: independent of other seed-0 draws
-    n_patients = -(-n // patches_per_patient)
-    positive_patients = np.zeros(n_patients, bool)
-    positive_patients[rng.permutation(n_patients)[:round(prevalence * n_patients)]] = True
-    codes = rng.integers(len(anatomy), size=n_patients)
-    images, valid = _crop_patches(codes, tuple(anatomy), size, patches_per_patient, rng)
-    patient = np.repeat(np.arange(n_patients), patches_per_patient)
-    order = rng.permutation(len(patient))[:n]  # shuffled, so a random split mixes patients
-    images, valid, patient = images[order], valid[order], patient[order]
-    gain, offset = rng.uniform(0.9, 1.1, n_patients), rng.normal(0, 0.03, n_patients)
-    images *= gain[patient, None, None].astype(np.float32)  # in place: keeps the peak memory low
-    images += offset[patient, None, None].astype(np.float32)
+    n_groups = -(-n // patches_per_group)
+    positive_groups = np.zeros(n_groups, bool)
+    positive_groups[rng.permutation(n_groups)[:round(prevalence * n_groups)]] = True
+    codes = rng.integers(len(anatomy), size=n_groups)
+    images, valid, group_source = _crop_patches(codes, tuple(anatomy), size, patches_per_group, rng, sources)
+    group = np.repeat(np.arange(n_groups), patches_per_group)
+    order = rng.permutation(len(group))[:n]  # shuffled, so a random split mixes groups
+    images, valid, group = images[order], valid[order], group[order]
+    gain, offset = rng.uniform(0.9, 1.1, n_groups), rng.normal(0, 0.03, n_groups)
+    images *= gain[group, None, None].astype(np.float32)  # in place: keeps the peak memory low
+    images += offset[group, None, None].astype(np.float32)
     np.clip(images, 0, 1, out=images)
-    true_labels = positive_patients[patient].astype(np.int64)
+    true_labels = positive_groups[group].astype(np.int64)
     knobs = dict(max_lesions=max_lesions, radius=radius, irregularity=irregularity, texture=texture,
                  contrast=contrast, polarity=polarity)
     images, masks, boxes = _insert_lesions(images, valid, true_labels == 1, knobs, rng)[:3]
     marker = rng.random(n) < np.where(true_labels == 1, spurious, spurious / 10)
     _draw_marker(images, marker)
-    site = _assign_sites(n_patients, site_effects, rng)[patient]
+    site = _assign_sites(n_groups, site_effects, rng)[group]
     for s, effect in enumerate(site_effects or []):
         images[site == s] = apply_site_effect(images[site == s, None], effect, seed=seed + 1 + s)[:, 0]
     labels = np.where(rng.random(n) < label_noise, 1 - true_labels, true_labels)
     return LesionData(images=images[:, None].astype(np.float32), labels=labels.astype(np.int64),
                       true_labels=true_labels, masks=masks[:, None].astype(np.uint8), boxes=boxes,
-                      patient=patient.astype(np.int64), site=site.astype(np.int64),
-                      anatomy=np.asarray(anatomy)[codes[patient]], marker=marker)
+                      group=group.astype(np.int64), site=site.astype(np.int64),
+                      anatomy=np.asarray(anatomy)[codes[group]], source=group_source[group], marker=marker)
 
 
-def _assign_sites(n_patients, site_effects, rng):
+def _assign_sites(n_groups, site_effects, rng):
     if site_effects is None:
-        return np.zeros(n_patients, np.int64)
+        return np.zeros(n_groups, np.int64)
     if not site_effects or not all(isinstance(e, SiteEffect) for e in site_effects):
         raise TypeError(f"site_effects must be None or a non-empty list of SiteEffect, got {site_effects!r}")
-    return rng.permutation(np.arange(n_patients) % len(site_effects))
+    return rng.permutation(np.arange(n_groups) % len(site_effects))
 
 
 # ------------------------------------------------------------------------------------ sites
@@ -320,33 +384,3 @@ def apply_site_effect(images, effect, seed=0):
     if effect.noise > 0:
         out = out + np.float32(effect.noise) * rng.standard_normal(out.shape, np.float32)
     return np.clip(out, 0, 1).astype(np.float32)
-
-
-# ------------------------------------------------------------------------------------ splits
-def split_by_patient(patient, fractions=(0.6, 0.2, 0.2), seed=0, stratify=None):
-    """Split sample indices so that no patient is in two splits -> {"train", "val", "test"} index arrays.
-
-    stratify: optional (N,) labels; patients are then split per class (by each patient's majority label)
-    so every split keeps about the same prevalence.
-    """
-    patient = np.asarray(patient)
-    fractions = np.asarray(fractions, dtype=float)
-    if len(fractions) != 3 or np.any(fractions < 0) or not np.isclose(fractions.sum(), 1.0):
-        raise ValueError(f"fractions must be 3 non-negative numbers summing to 1, got {tuple(fractions)}")
-    rng = np.random.default_rng([seed, 103])  # salted: independent of the generators' draws
-    ids = np.unique(patient)
-    if stratify is None:
-        groups = [ids]
-    else:
-        stratify = np.asarray(stratify)
-        if stratify.shape != patient.shape:
-            raise ValueError(f"stratify must have the shape of patient {patient.shape}, got {stratify.shape}")
-        majority = np.array([np.round(stratify[patient == p].mean()) for p in ids])
-        groups = [ids[majority == c] for c in np.unique(majority)]
-    chosen = {"train": [], "val": [], "test": []}
-    for group in groups:
-        group = rng.permutation(group)
-        cuts = np.round(np.cumsum(fractions)[:2] * len(group)).astype(int)
-        for name, part in zip(chosen, np.split(group, cuts)):
-            chosen[name].append(part)
-    return {name: np.flatnonzero(np.isin(patient, np.concatenate(parts))) for name, parts in chosen.items()}

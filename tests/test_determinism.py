@@ -4,13 +4,15 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 CORE = r"""
 import json, torch
 import labkit
-from labkit import metrics, models, synthetic, train
+from labkit import metrics, models, synthetic, train, validation
 cfg = labkit.setup(seed=0, verbose=False)
 data = synthetic.make_lesion_dataset(n=480, size=32, contrast=0.6, seed=0)
-split = synthetic.split_by_patient(data.patient, seed=0, stratify=data.labels)
+split = validation.split_by_group(data.group, seed=0, stratify=data.labels)
 
 def loader(idx, shuffle):
     ds = torch.utils.data.TensorDataset(torch.from_numpy(data.images[idx]), torch.from_numpy(data.labels[idx]).float())
@@ -46,3 +48,28 @@ def test_setup_asks_for_deterministic_kernels_without_loading_the_compiler():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "True", "False"], out.stdout
+
+
+def test_torch_still_has_the_private_eager_deterministic_switch():
+    """labkit.setup relies on torch._C._set_deterministic_algorithms (no torch._inductor import, about 150 MB less
+    per kernel). If a torch upgrade removes it, setup falls back to the public call and every kernel grows: this
+    test fails first, so the upgrade is noticed."""
+    import torch
+
+    assert hasattr(torch._C, "_set_deterministic_algorithms"), (
+        f"torch {torch.__version__} no longer has torch._C._set_deterministic_algorithms: setup() now imports "
+        "torch._inductor through torch.use_deterministic_algorithms; measure the kernels' memory and adapt setup")
+
+
+def test_labkit_seed_overrides_the_notebook_seed(monkeypatch, capsys):
+    """LABKIT_SEED replaces the seed of labkit.setup, so a notebook can be rerun with every seed changed."""
+    from labkit import config
+
+    monkeypatch.setenv("LABKIT_SEED", "7")
+    cfg = config.setup(seed=0)
+    assert cfg.seed == 7 and "LABKIT_SEED overrides 0" in capsys.readouterr().out
+    monkeypatch.setenv("LABKIT_SEED", "seven")
+    with pytest.raises(ValueError, match="LABKIT_SEED"):
+        config.setup(seed=0, verbose=False)
+    monkeypatch.delenv("LABKIT_SEED")
+    assert config.setup(seed=3, verbose=False).seed == 3

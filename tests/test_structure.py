@@ -56,6 +56,17 @@ def test_no_outputs_and_hygiene(path):
         assert len(src.strip().splitlines()) <= MAX_CODE_LINES, f"code cell over {MAX_CODE_LINES} lines:\n{src}"
 
 
+LITERAL_SEED_RE = re.compile(r"\b(seed|random_state)\s*=\s*\d|(default_rng|manual_seed|RandomState|\.seed)\(\s*\[?\s*\d")
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_every_seed_follows_cfg_seed(path):
+    """Seeds come from cfg.seed (cfg.seed + k), so LABKIT_SEED changes every one of them (tools/seeds.py)."""
+    code = [text(c) for c in cells(path) if c["cell_type"] == "code"]
+    literal = [line.strip() for cell in code[1:] for line in cell.splitlines() if LITERAL_SEED_RE.search(line)]
+    assert not literal, f"use seed=cfg.seed (or cfg.seed + k) instead of a fixed seed: {literal}"
+
+
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
 def test_exercises_are_well_formed(path):
     found = exercises(path)   # raises with a clear message when an exercise lacks its stub or solution

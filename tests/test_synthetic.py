@@ -1,9 +1,11 @@
 """labkit.synthetic: lesion data has exact, consistent ground truth and every knob does what it says."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from labkit import synthetic
+from labkit import synthetic, validation
 from labkit.synthetic import SiteEffect
 
 
@@ -17,10 +19,13 @@ def test_shapes_dtypes_ranges(lesions):
     assert lesions.images.shape == (n, 1, 64, 64) and lesions.images.dtype == np.float32
     assert 0.0 <= lesions.images.min() and lesions.images.max() <= 1.0
     assert lesions.masks.shape == (n, 1, 64, 64) and lesions.masks.dtype == np.uint8
-    for name in ("labels", "true_labels", "patient", "site"):
+    for name in ("labels", "true_labels", "group", "site"):
         assert getattr(lesions, name).shape == (n,) and getattr(lesions, name).dtype == np.int64
     assert lesions.marker.dtype == bool and len(lesions.boxes) == n == len(lesions)
     assert set(lesions.anatomy) == set(synthetic.ANATOMIES)
+    assert set(lesions.source) == {name for names in synthetic.SOURCES.values() for name in names}
+    for g in np.unique(lesions.group):
+        assert len(set(lesions.source[lesions.group == g])) == 1, "a crop group comes from one source image"
 
 
 def test_masks_and_boxes_agree_with_labels(lesions):
@@ -43,11 +48,11 @@ def test_prevalence(prevalence):
     assert abs(lesions.true_labels.mean() - prevalence) < 0.03
 
 
-def test_patients_share_anatomy_and_label(lesions):
-    for p in np.unique(lesions.patient):
-        members = lesions.patient == p
+def test_crop_groups_share_anatomy_and_label(lesions):
+    for p in np.unique(lesions.group):
+        members = lesions.group == p
         assert len(set(lesions.anatomy[members])) == 1 and len(set(lesions.true_labels[members])) == 1
-    assert not np.all(np.diff(lesions.patient) >= 0), "samples are shuffled, not grouped by patient"
+    assert not np.all(np.diff(lesions.group) >= 0), "samples are shuffled, not grouped by crop group"
 
 
 def test_determinism():
@@ -90,8 +95,8 @@ def test_site_effects_assign_sites():
     effects = [SiteEffect(), SiteEffect(noise=0.1, bias=0.3, gamma=1.5, blur=1.0, resolution=0.5)]
     lesions = synthetic.make_lesion_dataset(n=400, site_effects=effects, seed=7)
     assert set(lesions.site) == {0, 1}
-    for p in np.unique(lesions.patient):
-        assert len(set(lesions.site[lesions.patient == p])) == 1
+    for p in np.unique(lesions.group):
+        assert len(set(lesions.site[lesions.group == p])) == 1
     assert 0 <= lesions.images.min() and lesions.images.max() <= 1
 
 
@@ -135,19 +140,6 @@ def test_bad_site_effects():
         synthetic.make_lesion_dataset(n=16, site_effects=[{"noise": 0.1}])
 
 
-def test_split_by_patient(lesions):
-    splits = synthetic.split_by_patient(lesions.patient, seed=0)
-    patients = [set(lesions.patient[idx]) for idx in splits.values()]
-    assert not (patients[0] & patients[1] or patients[0] & patients[2] or patients[1] & patients[2])
-    assert sum(len(idx) for idx in splits.values()) == len(lesions)
-    assert 0.5 < len(splits["train"]) / len(lesions) < 0.7
-    stratified = synthetic.split_by_patient(lesions.patient, stratify=lesions.labels, seed=1)
-    for idx in stratified.values():
-        assert abs(lesions.labels[idx].mean() - lesions.labels.mean()) < 0.1
-    with pytest.raises(ValueError, match="sum"):
-        synthetic.split_by_patient(lesions.patient, fractions=(0.5, 0.5, 0.5))
-
-
 def test_subset(lesions):
     part = lesions.subset(np.array([3, 1]))
     assert len(part) == 2 and part.images.shape == (2, 1, 64, 64)
@@ -158,7 +150,42 @@ def test_subset(lesions):
 def test_same_seed_splits_stay_balanced():
     """Generators salt their seeds, so a split drawn with the same seed is not aligned with the labels."""
     lesions = synthetic.make_lesion_dataset(n=800, seed=0)
-    for idx in synthetic.split_by_patient(lesions.patient, seed=0).values():
+    for idx in validation.split_by_group(lesions.group, seed=0).values():
         assert 0.3 < lesions.true_labels[idx].mean() < 0.7
     first = np.random.default_rng(0).permutation(len(lesions))[:480]
     assert 0.4 < lesions.true_labels[first].mean() < 0.6
+
+
+def test_no_crop_touches_the_head_ct_haematoma(monkeypatch):
+    """The head CT's real subdural haematoma must never appear in a patch (labelled or not): mark its box with NaN
+    and check that no crop, jitter included, carries a NaN."""
+    from labkit import realdata
+
+    original = realdata.load_dicom
+
+    def marked(key):
+        image = original(key)
+        if key != "head_ct":
+            return image
+        pixels = image.pixels.astype(np.float32).copy()
+        x0, y0, x1, y1 = synthetic.HAEMATOMA_BOX
+        pixels[y0:y1, x0:x1] = np.nan
+        return dataclasses.replace(image, pixels=pixels)
+
+    monkeypatch.setattr(realdata, "load_dicom", marked)
+    synthetic._anatomy_source.cache_clear()
+    try:
+        crops = synthetic.make_lesion_dataset(n=3000, anatomy=("ct",), sources=("ct_head",), prevalence=0.0, seed=3)
+        assert not np.isnan(crops.images).any()
+        assert len(np.unique(crops.group)) == 375
+    finally:
+        synthetic._anatomy_source.cache_clear()
+
+
+def test_sources_hold_a_source_image_out():
+    held = synthetic.make_lesion_dataset(n=160, anatomy=("ct", "xray"), sources=("ct_spine", "xray"), seed=0)
+    assert set(held.source) == {"ct_spine", "xray"}
+    with pytest.raises(ValueError, match="sources"):
+        synthetic.make_lesion_dataset(n=16, anatomy=("ct",), sources=("retina",))
+    with pytest.raises(ValueError, match="no source image left"):
+        synthetic.make_lesion_dataset(n=16, anatomy=("ct", "xray"), sources=("ct_head",))

@@ -3,11 +3,12 @@
     python tools/bench.py                       # every notebook
     python tools/bench.py notebooks/05_*.ipynb  # some of them
 
-Records per notebook: wall time (kernel start and imports included), the exact peak resident memory of the kernel
-process plus its children (VmHWM from /proc, recorded by Linux itself, so short peaks are not missed), and the key metrics the notebook reports through
-``labkit.config.report_metrics`` (printed lines starting with ``key metrics:``). Prints a table, writes
-bench/results.json and bench/results.md, and marks rows over budget. It is a benchmark, not a test: it never fails
-a notebook for being slow, but it exits 1 when a notebook raises an error.
+Records per notebook: wall time (kernel start and imports included), the kernel's CPU time (user + system, its
+children included: on a busy machine wall time grows, CPU time much less), the exact peak resident memory of the
+kernel process plus its children (VmHWM from /proc, recorded by Linux itself, so short peaks are not missed), and
+the key metrics the notebook reports through ``labkit.config.report_metrics`` (printed lines starting with
+``key metrics:``). Prints a table, writes bench/results.json and bench/results.md, and marks rows over budget.
+It is a benchmark, not a test: it never fails a notebook for being slow, but it exits 1 when a notebook raises an error.
 """
 
 import argparse
@@ -53,7 +54,7 @@ class PeakMemory(threading.Thread):
         super().__init__(daemon=True)
         self.kernel_pid, self.interval, self._halt = kernel_pid, interval, threading.Event()
         self.exact = pathlib.Path(f"/proc/{kernel_pid}/status").exists()
-        self.kernel_kb, self.children_kb, self.sampled_rss = 0, {}, 0
+        self.kernel_kb, self.children_kb, self.sampled_rss, self.cpu_s = 0, {}, 0, 0.0
 
     def _poll(self):
         try:
@@ -80,6 +81,11 @@ class PeakMemory(threading.Thread):
         self._halt.set()
         self.join()
         self._poll()
+        try:
+            t = psutil.Process(self.kernel_pid).cpu_times()
+            self.cpu_s = t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            self.cpu_s = float("nan")
 
     @property
     def peak_mb(self):
@@ -102,8 +108,22 @@ def parse_metrics(nb):
     return found
 
 
-def run_notebook(path, timeout=600):
-    """Execute one notebook in a fresh kernel; return its row of the results table."""
+def run_notebook(path, timeout=600, env=None):
+    """Execute one notebook in a fresh kernel (with extra environment variables ``env``, e.g. LABKIT_SEED);
+    return its row of the results table."""
+    saved = {name: os.environ.get(name) for name in (env or {})}
+    os.environ.update(env or {})   # the kernel inherits this process's environment
+    try:
+        return _run(path, timeout)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run(path, timeout):
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     # nbclient's handler for ipywidgets' Output widget can deadlock a cell that displays a widget (nbclient issue
@@ -124,19 +144,22 @@ def run_notebook(path, timeout=600):
     wall = time.perf_counter() - start
     peak_mb = sampler.peak_mb if sampler is not None else float("nan")
     over = [what for what, bad in (("time", wall > BUDGET_S), ("memory", peak_mb > BUDGET_MB)) if bad]
-    return {"notebook": path.name, "wall_s": round(wall, 1), "peak_mb": round(peak_mb), "over_budget": over,
+    cpu_s = round(sampler.cpu_s, 1) if sampler is not None else float("nan")
+    return {"notebook": path.name, "wall_s": round(wall, 1), "cpu_s": cpu_s, "peak_mb": round(peak_mb),
+            "over_budget": over,
             "error": error, "metrics": parse_metrics(nb), "exact_memory": bool(sampler and sampler.exact)}
 
 
 def markdown_table(rows):
     lines = [f"Budget per notebook: {BUDGET_S:.0f} s wall, {BUDGET_MB:.0f} MB peak kernel memory "
              f"({os.cpu_count()} CPUs).", "",
-             "| notebook | wall (s) | peak memory (MB) | status | key metrics |", "|---|---:|---:|---|---|"]
+             "| notebook | wall (s) | kernel CPU (s) | peak memory (MB) | status | key metrics |",
+             "|---|---:|---:|---:|---|---|"]
     for r in rows:
         status = "ERROR " + r["error"] if r["error"] else ("OVER BUDGET: " + ", ".join(r["over_budget"])
                                                              if r["over_budget"] else "ok")
         metrics = ", ".join(f"{k}={v}" for k, v in r["metrics"].items())
-        lines.append(f"| {r['notebook']} | {r['wall_s']} | {r['peak_mb']} | {status} | {metrics} |")
+        lines.append(f"| {r['notebook']} | {r['wall_s']} | {r.get('cpu_s', '')} | {r['peak_mb']} | {status} | {metrics} |")
     total = sum(r["wall_s"] for r in rows)
     lines.append(f"\nTotal: {total:.0f} s for {len(rows)} notebooks.")
     return "\n".join(lines)
@@ -151,7 +174,7 @@ def main(argv=None):
     for path in paths:
         rows.append(run_notebook(path))
         r = rows[-1]
-        print(f"{r['notebook']:<32} {r['wall_s']:>6.1f} s {r['peak_mb']:>6} MB  "
+        print(f"{r['notebook']:<32} {r['wall_s']:>6.1f} s wall {r['cpu_s']:>6.1f} s CPU {r['peak_mb']:>6} MB  "
               f"{r['error'] or ('OVER ' + ','.join(r['over_budget']) if r['over_budget'] else 'ok')}", flush=True)
     OUT_DIR.mkdir(exist_ok=True)
     (OUT_DIR / "results.json").write_text(json.dumps(rows, indent=1) + "\n")

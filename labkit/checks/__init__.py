@@ -5,12 +5,13 @@ framework (how answers are run, compared and reported) is in :mod:`labkit.checks
 one module per part of the course, register themselves in ``REGISTRY`` and are reached from here by name.
 """
 
-from labkit.checks import (collaboration, deployment, evaluation, images, networks, robustness, tasks,
-                           training)
+from labkit.checks import (capstone, collaboration, deployment, evaluation, images, networks, robustness,
+                           tasks, training)
 from labkit.checks.framework import (REGISTRY, CheckFailed, NotAttempted, Result, call, checker, expect_close,
                                      expect_true, failed_tries, reset_tries, to_array)
 
-PART_MODULES = (images, networks, training, tasks, robustness, evaluation, collaboration, deployment)
+PART_MODULES = (images, networks, training, tasks, robustness, evaluation, collaboration, deployment,
+                capstone)
 
 __all__ = ["Result", "CheckFailed", "NotAttempted", "REGISTRY", "PART_MODULES", "checker", "call", "to_array",
            "expect_close", "expect_true", "failed_tries", "reset_tries", *REGISTRY]

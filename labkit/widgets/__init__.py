@@ -6,10 +6,11 @@ The builder every widget uses, :func:`labkit.widgets.base.interactive_plot`, wir
 with ``ipywidgets.interactive_output`` and never lets an exception escape.
 """
 
-from labkit.widgets import (base, collaboration, deployment, evaluation, images, networks, robustness, tasks,
-                            training)
+from labkit.widgets import (base, capstone, collaboration, deployment, evaluation, images, networks,
+                            robustness, tasks, training)
 
-PART_MODULES = (images, networks, training, tasks, robustness, evaluation, collaboration, deployment)
+PART_MODULES = (images, networks, training, tasks, robustness, evaluation, collaboration, deployment,
+                capstone)
 
 __all__ = ["PART_MODULES", *base.__all__, *(name for module in PART_MODULES for name in module.__all__)]
 

@@ -39,7 +39,7 @@ def bright_pixels_explorer(image, vmin=0.0, vmax=1.0):
 def window_summary(image, center, width):
     """Window/level of ``image`` (H, W) in its own units (HU for CT): {'display': (H, W) float32 in [0, 1],
     'low', 'high': the window's edges, 'below', 'above': fractions of pixels shown black / white}."""
-    from labkit.data import apply_window
+    from labkit.realdata import apply_window
 
     a = as_gray_image(image)
     low, high = center - width / 2.0, center + width / 2.0

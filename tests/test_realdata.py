@@ -1,46 +1,46 @@
-"""labkit.data: every source verifies, loads with the documented shapes/units, and fails clearly."""
+"""labkit.realdata: every source verifies, loads with the documented shapes/units, and fails clearly."""
 
 import shutil
 
 import numpy as np
 import pytest
 
-from labkit import data
+from labkit import realdata
 
 
 @pytest.fixture
 def fresh_cache():
-    data.source_path.cache_clear()
+    realdata.source_path.cache_clear()
     yield
-    data.source_path.cache_clear()
+    realdata.source_path.cache_clear()
 
 
-@pytest.mark.parametrize("key", sorted(data.MANIFEST))
+@pytest.mark.parametrize("key", sorted(realdata.MANIFEST))
 def test_every_source_verifies(key):
-    path = data.source_path(key)
+    path = realdata.source_path(key)
     assert path.is_file() and path.name.endswith((".gz", ".dcm", ".jpg", ".png", ".tif"))
 
 
 def test_list_sources_rows():
-    rows = data.list_sources()
-    assert [r[0] for r in rows] == list(data.MANIFEST)
+    rows = realdata.list_sources()
+    assert [r[0] for r in rows] == list(realdata.MANIFEST)
     assert all(len(r) == 4 and isinstance(r[3], tuple) for r in rows)
 
 
-@pytest.mark.parametrize("key", data.DICOM_KEYS)
+@pytest.mark.parametrize("key", realdata.DICOM_KEYS)
 def test_load_dicom_shapes_and_fields(key):
-    image = data.load_dicom(key)
+    image = realdata.load_dicom(key)
     assert image.pixels.dtype == np.float32
-    assert image.pixels.shape == data.MANIFEST[key][5] == image.raw.shape
+    assert image.pixels.shape == realdata.MANIFEST[key][5] == image.raw.shape
     assert image.spacing is None or (len(image.spacing) == 2 and min(image.spacing) > 0)
     assert isinstance(image.windows, list) and all(w > 0 for _, w in image.windows)
-    assert image.modality == data.MANIFEST[key][4]
+    assert image.modality == realdata.MANIFEST[key][4]
     assert "PatientName" not in image.metadata and "PatientID" not in image.metadata
 
 
 @pytest.mark.parametrize("key", ["ct_small", "head_ct"])
 def test_ct_is_in_hounsfield_units(key):
-    image = data.load_dicom(key)
+    image = realdata.load_dicom(key)
     assert image.hu and image.modality == "CT"
     hu = image.pixels
     assert np.mean((hu > -1100) & (hu < -800)) > 0.01, "air at about -1000 HU"
@@ -50,55 +50,55 @@ def test_ct_is_in_hounsfield_units(key):
 
 
 def test_head_ct_spacing_and_window():
-    image = data.load_dicom("head_ct")
+    image = realdata.load_dicom("head_ct")
     assert image.spacing == pytest.approx((0.478516, 0.478516))
     assert image.windows == [(40.0, 100.0)]
     assert image.orientation == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
 
 def test_monochrome1_xray_is_inverted():
-    image = data.load_dicom("chest_xray")
+    image = realdata.load_dicom("chest_xray")
     assert image.metadata["PhotometricInterpretation"] == "MONOCHROME1"
     assert np.corrcoef(image.raw.ravel()[::97], image.pixels.ravel()[::97])[0, 1] < -0.99
     assert not image.hu and image.spacing is None  # header spacing is 0: unknown
 
 
 def test_ultrasound_rgb_and_multiframe():
-    assert data.load_dicom("ultrasound").pixels.shape == (480, 640, 3)
-    assert data.load_dicom("mr_multiframe").pixels.shape == (10, 64, 64)
+    assert realdata.load_dicom("ultrasound").pixels.shape == (480, 640, 3)
+    assert realdata.load_dicom("mr_multiframe").pixels.shape == (10, 64, 64)
 
 
 def test_load_dicom_accepts_a_path():
-    by_key = data.load_dicom("ct_small")
-    by_path = data.load_dicom(data.source_path("ct_small"))
+    by_key = realdata.load_dicom("ct_small")
+    by_path = realdata.load_dicom(realdata.source_path("ct_small"))
     np.testing.assert_array_equal(by_key.pixels, by_path.pixels)
 
 
 def test_load_dicom_rejects_non_dicom(tmp_path):
     fake = tmp_path / "notes.dcm"
     fake.write_text("not an image")
-    with pytest.raises(data.DataError, match="not a DICOM file"):
-        data.load_dicom(fake)
-    with pytest.raises(data.DataError, match="neither a DICOM key"):
-        data.load_dicom(tmp_path / "missing.dcm")
-    with pytest.raises(data.DataError, match="not a DICOM source"):
-        data.load_dicom("retina")
+    with pytest.raises(realdata.DataError, match="not a DICOM file"):
+        realdata.load_dicom(fake)
+    with pytest.raises(realdata.DataError, match="neither a DICOM key"):
+        realdata.load_dicom(tmp_path / "missing.dcm")
+    with pytest.raises(realdata.DataError, match="not a DICOM source"):
+        realdata.load_dicom("retina")
 
 
 def test_to_hu_and_apply_window():
-    np.testing.assert_allclose(data.to_hu(np.array([0, 1024, 2048]), 1.0, -1024.0), [-1024, 0, 1024])
-    assert data.to_hu(np.array([10], np.int16), 2, 0).dtype == np.float32
-    window = data.apply_window(np.array([-100.0, 40.0, 90.0, 200.0]), center=40, width=100)
+    np.testing.assert_allclose(realdata.to_hu(np.array([0, 1024, 2048]), 1.0, -1024.0), [-1024, 0, 1024])
+    assert realdata.to_hu(np.array([10], np.int16), 2, 0).dtype == np.float32
+    window = realdata.apply_window(np.array([-100.0, 40.0, 90.0, 200.0]), center=40, width=100)
     np.testing.assert_allclose(window, [0.0, 0.5, 1.0, 1.0])
     assert window.dtype == np.float32
     with pytest.raises(ValueError, match="width must be > 0"):
-        data.apply_window(np.zeros(3), 40, 0)
+        realdata.apply_window(np.zeros(3), 40, 0)
     with pytest.raises(ValueError, match="slope"):
-        data.to_hu(np.zeros(3), 0, 0)
+        realdata.to_hu(np.zeros(3), 0, 0)
 
 
 def test_checksum_mismatch_names_file_and_hashes(tmp_path, monkeypatch, fresh_cache):
-    original = data.source_path("ct_small")
+    original = realdata.source_path("ct_small")
     copy = tmp_path / "data" / "test_files" / "CT_small.dcm"
     copy.parent.mkdir(parents=True)
     shutil.copy(original, copy)
@@ -107,26 +107,26 @@ def test_checksum_mismatch_names_file_and_hashes(tmp_path, monkeypatch, fresh_ca
         byte = f.read(1)
         f.seek(1000)
         f.write(bytes([byte[0] ^ 0xFF]))
-    data.source_path.cache_clear()
-    monkeypatch.setattr(data, "_package_dir", lambda module: tmp_path)
-    with pytest.raises(data.DataError) as err:
-        data.source_path("ct_small")
+    realdata.source_path.cache_clear()
+    monkeypatch.setattr(realdata, "_package_dir", lambda module: tmp_path)
+    with pytest.raises(realdata.DataError) as err:
+        realdata.source_path("ct_small")
     message = str(err.value)
-    assert "CT_small.dcm" in message and data.MANIFEST["ct_small"][3] in message and "got" in message
+    assert "CT_small.dcm" in message and realdata.MANIFEST["ct_small"][3] in message and "got" in message
 
 
 def test_missing_package_names_pip_package(monkeypatch, fresh_cache):
     entry = ("not-a-course-package", "not_a_course_module_xyz", "x.dcm", "0" * 64, "CT", (1, 1))
-    monkeypatch.setitem(data.MANIFEST, "ghost", entry)
-    with pytest.raises(data.DataError, match="pip install not-a-course-package"):
-        data.source_path("ghost")
-    with pytest.raises(data.DataError, match="unknown data source"):
-        data.source_path("nope")
+    monkeypatch.setitem(realdata.MANIFEST, "ghost", entry)
+    with pytest.raises(realdata.DataError, match="pip install not-a-course-package"):
+        realdata.source_path("ghost")
+    with pytest.raises(realdata.DataError, match="unknown data source"):
+        realdata.source_path("nope")
 
 
 def test_load_mni_volume():
-    vol = data.load_mni()
-    assert vol is data.load_mni(), "cached"
+    vol = realdata.load_mni()
+    assert vol is realdata.load_mni(), "cached"
     for name in ("t1", "gm", "wm", "csf"):
         array = getattr(vol, name)
         assert array.shape == (197, 233, 189) and array.dtype == np.float32
@@ -139,30 +139,30 @@ def test_load_mni_volume():
 
 
 def test_load_mni_t1_matches_the_full_volume_without_caching_it():
-    data.load_mni.cache_clear()
-    t1, mask = data.load_mni_t1()
-    assert data.load_mni.cache_info().currsize == 0, "the light path must not fill load_mni's cache"
-    vol = data.load_mni()
+    realdata.load_mni.cache_clear()
+    t1, mask = realdata.load_mni_t1()
+    assert realdata.load_mni.cache_info().currsize == 0, "the light path must not fill load_mni's cache"
+    vol = realdata.load_mni()
     assert np.array_equal(t1, vol.t1) and np.array_equal(mask, vol.mask)
     assert not t1.flags.writeable and not mask.flags.writeable
-    cached_t1, _ = data.load_mni_t1()
+    cached_t1, _ = realdata.load_mni_t1()
     assert cached_t1 is vol.t1, "reuses the cached volume when there is one"
 
 
-@pytest.mark.parametrize("key", data.PHOTO_KEYS)
+@pytest.mark.parametrize("key", realdata.PHOTO_KEYS)
 def test_load_photo(key):
-    image = data.load_photo(key)
-    assert image.shape == data.MANIFEST[key][5] and image.dtype == np.float32
+    image = realdata.load_photo(key)
+    assert image.shape == realdata.MANIFEST[key][5] and image.dtype == np.float32
     assert 0 <= image.min() and image.max() <= 1
 
 
 def test_load_photo_unknown_key():
-    with pytest.raises(data.DataError, match="unknown photo"):
-        data.load_photo("brain")
+    with pytest.raises(realdata.DataError, match="unknown photo"):
+        realdata.load_photo("brain")
 
 
 def test_load_nuclei_boxes_enclose_instances():
-    nuclei = data.load_nuclei()
+    nuclei = realdata.load_nuclei()
     assert nuclei.image.shape == nuclei.labels.shape == (512, 512)
     assert nuclei.labels.max() == 125 and len(np.unique(nuclei.labels)) == 126
     assert nuclei.boxes.shape == (125, 4) and nuclei.boxes.dtype == np.float32
@@ -173,11 +173,11 @@ def test_load_nuclei_boxes_enclose_instances():
 
 
 def test_nuclei_patches():
-    images, boxes = data.nuclei_patches(size=64)
+    images, boxes = realdata.nuclei_patches(size=64)
     assert images.shape == (64, 1, 64, 64) and images.dtype == np.float32 and len(boxes) == 64
     stacked = np.concatenate(boxes)
     assert len(stacked) > 100
     assert stacked.min() >= 0 and stacked.max() <= 64
     assert np.all(stacked[:, 2] > stacked[:, 0]) and np.all(stacked[:, 3] > stacked[:, 1])
     with pytest.raises(ValueError, match="size"):
-        data.nuclei_patches(size=4)
+        realdata.nuclei_patches(size=4)

@@ -1,48 +1,48 @@
-"""labkit.datasets: tissue slices, slice-block splits, second contrast, multi-modal lesions, loaders."""
+"""labkit.loaders: tissue slices, slice-block splits, second contrast, multi-modal lesions, loaders."""
 
 import numpy as np
 import pytest
 import torch
 
-from labkit import datasets
+from labkit import loaders, tissue
 
 
 @pytest.fixture(scope="module")
-def tissue():
-    return datasets.make_tissue_slices(size=64)
+def slices():
+    return tissue.make_tissue_slices(size=64)
 
 
-def test_tissue_slices(tissue):
-    n = len(tissue.index)
-    assert 100 < n < 189 and np.all(np.diff(tissue.index) > 0)
-    assert tissue.images.shape == (n, 1, 64, 64) and tissue.images.dtype == np.float32
-    assert tissue.labels.shape == (n, 64, 64) and tissue.labels.dtype == np.int64
-    assert tissue.probs.shape == (n, 3, 64, 64) and 0 <= tissue.probs.min() and tissue.probs.max() <= 1
-    assert set(np.unique(tissue.labels)) == {0, 1, 2, 3}
-    t1 = tissue.images[:, 0]
-    means = [t1[tissue.labels == c].mean() for c in (1, 2, 3)]
+def test_tissue_slices(slices):
+    n = len(slices.index)
+    assert 100 < n < 189 and np.all(np.diff(slices.index) > 0)
+    assert slices.images.shape == (n, 1, 64, 64) and slices.images.dtype == np.float32
+    assert slices.labels.shape == (n, 64, 64) and slices.labels.dtype == np.int64
+    assert slices.probs.shape == (n, 3, 64, 64) and 0 <= slices.probs.min() and slices.probs.max() <= 1
+    assert set(np.unique(slices.labels)) == {0, 1, 2, 3}
+    t1 = slices.images[:, 0]
+    means = [t1[slices.labels == c].mean() for c in (1, 2, 3)]
     assert means[0] < means[1] < means[2], "CSF < grey < white matter in T1"
 
 
 @pytest.mark.parametrize("axis", ["coronal", "sagittal"])
 def test_other_axes(axis):
-    slices = datasets.make_tissue_slices(size=32, axis=axis, step=2)
+    slices = tissue.make_tissue_slices(size=32, axis=axis, step=2)
     assert slices.images.shape[1:] == (1, 32, 32) and np.all(np.diff(slices.index) == 2)
 
 
 def test_tissue_slices_bad_arguments():
     with pytest.raises(ValueError, match="axis"):
-        datasets.make_tissue_slices(axis="oblique")
+        tissue.make_tissue_slices(axis="oblique")
     with pytest.raises(ValueError, match="size"):
-        datasets.make_tissue_slices(size=8)
+        tissue.make_tissue_slices(size=8)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("gap", [0, 3, 6])
-def test_split_slices_gap(tissue, seed, gap):
-    splits = datasets.split_slices(tissue.index, gap=gap, seed=seed)
+def test_split_slices_gap(slices, seed, gap):
+    splits = tissue.split_slices(slices.index, gap=gap, seed=seed)
     assert set(splits) == {"train", "val", "test"}
-    positions = {name: tissue.index[idx] for name, idx in splits.items()}
+    positions = {name: slices.index[idx] for name, idx in splits.items()}
     names = list(positions)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
@@ -51,32 +51,32 @@ def test_split_slices_gap(tissue, seed, gap):
     assert len(splits["train"]) > len(splits["val"]) > 0
 
 
-def test_split_slices_bad_fractions(tissue):
+def test_split_slices_bad_fractions(slices):
     with pytest.raises(ValueError, match="fractions"):
-        datasets.split_slices(tissue.index, fractions=(0.5, 0.5))
+        tissue.split_slices(slices.index, fractions=(0.5, 0.5))
 
 
-def test_second_contrast(tissue):
+def test_second_contrast(slices):
     pure = np.eye(3, dtype=np.float32)[:, :, None, None] * np.ones((1, 1, 8, 8), np.float32)  # CSF, GM, WM
-    t2 = datasets.make_second_contrast(pure, noise=0.0)[:, 4, 4]
+    t2 = tissue.make_second_contrast(pure, noise=0.0)[:, 4, 4]
     assert t2[0] > t2[1] > t2[2], "T2: CSF bright, grey > white"
-    flair = datasets.make_second_contrast(pure, kind="flair", noise=0.0)[:, 4, 4]
+    flair = tissue.make_second_contrast(pure, kind="flair", noise=0.0)[:, 4, 4]
     assert flair[0] < flair[2] < flair[1], "FLAIR: CSF suppressed"
-    image = datasets.make_second_contrast(tissue.probs, seed=1)
-    assert image.shape == (len(tissue.index), 64, 64) and image.dtype == np.float32
-    np.testing.assert_array_equal(image, datasets.make_second_contrast(tissue.probs, seed=1))
+    image = tissue.make_second_contrast(slices.probs, seed=1)
+    assert image.shape == (len(slices.index), 64, 64) and image.dtype == np.float32
+    np.testing.assert_array_equal(image, tissue.make_second_contrast(slices.probs, seed=1))
     with pytest.raises(ValueError, match="3, H, W"):
-        datasets.make_second_contrast(np.zeros((4, 8, 8)))
+        tissue.make_second_contrast(np.zeros((4, 8, 8)))
 
 
 def test_multimodal_lesions():
-    mm = datasets.make_multimodal_lesion_dataset(n=300, size=64, seed=0)
+    mm = tissue.make_multimodal_lesion_dataset(n=300, size=64, seed=0)
     assert mm.t1.shape == mm.t2.shape == mm.masks.shape == (300, 1, 64, 64)
     assert mm.tabular.shape == (300, len(mm.feature_names)) and mm.tabular.dtype == np.float32
     assert abs(mm.labels.mean() - 0.5) < 0.01
     assert np.all((mm.lesion_type == "none") == (mm.labels == 0))
     assert np.all(mm.masks[mm.labels == 0] == 0) and np.all(mm.masks[mm.labels == 1].sum((1, 2, 3)) > 0)
-    plain = datasets.make_multimodal_lesion_dataset(n=300, size=64, contrast=0.0, seed=0)
+    plain = tissue.make_multimodal_lesion_dataset(n=300, size=64, contrast=0.0, seed=0)
     inside = mm.masks[:, 0].astype(bool)
     for kind, image, plain_image in (("t1", mm.t1, plain.t1), ("t2", mm.t2, plain.t2)):
         change = np.abs(image - plain_image)[:, 0]
@@ -90,21 +90,21 @@ def test_multimodal_lesions():
 def test_lesion_dataset_and_loader():
     images = np.random.default_rng(0).random((10, 1, 16, 16), dtype=np.float32)
     labels = np.arange(10) % 2
-    image, label = datasets.LesionDataset(images, labels)[3]
+    image, label = loaders.LesionDataset(images, labels)[3]
     assert image.shape == (1, 16, 16) and image.dtype == torch.float32 and int(label) == 1
-    order = [y.tolist() for _, y in datasets.make_loader(images, np.arange(10), batch_size=4, seed=1)]
-    again = [y.tolist() for _, y in datasets.make_loader(images, np.arange(10), batch_size=4, seed=1)]
+    order = [y.tolist() for _, y in loaders.make_loader(images, np.arange(10), batch_size=4, seed=1)]
+    again = [y.tolist() for _, y in loaders.make_loader(images, np.arange(10), batch_size=4, seed=1)]
     assert order == again and sorted(sum(order, [])) == list(range(10))
     boxes = [np.zeros((i % 3, 4), np.float32) for i in range(10)]
-    batch = next(iter(datasets.make_loader(images, labels, batch_size=5, shuffle=False, masks=images > 0.5,
+    batch = next(iter(loaders.make_loader(images, labels, batch_size=5, shuffle=False, masks=images > 0.5,
                                            boxes=boxes)))
     assert batch["image"].shape == (5, 1, 16, 16) and batch["mask"].shape == (5, 1, 16, 16)
     assert [len(b) for b in batch["boxes"]] == [0, 1, 2, 0, 1]
     with pytest.raises(ValueError, match="labels"):
-        datasets.LesionDataset(images, labels[:3])
+        loaders.LesionDataset(images, labels[:3])
 
 
 def test_multimodal_labels_independent_of_a_user_permutation():
-    mm = datasets.make_multimodal_lesion_dataset(n=400, seed=0)
+    mm = tissue.make_multimodal_lesion_dataset(n=400, seed=0)
     first = np.random.default_rng(0).permutation(400)[:240]
     assert 0.4 < mm.labels[first].mean() < 0.6

@@ -1,22 +1,25 @@
-"""Data sets built from the real MNI152 brain, and their torch wrappers.
+"""Data built on the MNI152 template, a population average of 152 adult brains (one image, not a subject).
 
-Tissue segmentation slices with slice-block splits, a co-registered second MR contrast made from the
-tissue maps, a multi-modal lesion set (T1 + T2-like patch + clinical table), and
-``LesionDataset``/``make_loader`` to feed any of these arrays to a model.
+What is real and what is generated:
+
+* ``make_tissue_slices``: slices of the real template T1; labels are the argmax of the template's own CSF, grey and
+  white matter probability maps (so they agree with the image by construction, unlike a radiologist's labels on a
+  subject). Every slice comes from the same one image: a split by slice position tests new positions in that one
+  brain, not new people.
+* ``make_second_contrast``: a T2- or FLAIR-like image *generated* from those probability maps.
+* ``make_multimodal_lesion_dataset``: crops of template slices with *generated* lesions in both contrasts and a
+  *generated* clinical table.
 """
 
 import functools
 from dataclasses import dataclass
 
 import numpy as np
-from torch.utils.data import Dataset
-
-from labkit import data
-from labkit.synthetic import _boxes, _lesion_windows, _paste
+from labkit import realdata
+from labkit.synthetic import lesion_boxes, lesion_shapes, paste_windows
 
 __all__ = ["TissueSlices", "MultiModalData", "TISSUE_CLASSES", "FEATURE_NAMES", "make_tissue_slices",
-           "split_slices", "make_second_contrast", "make_multimodal_lesion_dataset", "LesionDataset",
-           "collate_samples", "make_loader"]
+           "split_slices", "make_second_contrast", "make_multimodal_lesion_dataset"]
 
 TISSUE_CLASSES = ("background", "csf", "grey matter", "white matter")
 FEATURE_NAMES = ("age", "crp", "symptom_score", "bmi", "heart_rate")
@@ -72,7 +75,7 @@ def _to_square(stack, size):
 
 @functools.lru_cache(maxsize=8)
 def _tissue_slices(size, axis):
-    vol = data.load_mni()
+    vol = realdata.load_mni()
     planes = [_oriented(np.asarray(v, np.float32), axis) for v in (vol.t1, vol.csf, vol.gm, vol.wm, vol.mask)]
     brain_fraction = planes[4].mean(axis=(1, 2))
     t1, csf, gm, wm, mask = (_to_square(p, size) for p in planes)
@@ -174,18 +177,18 @@ def make_multimodal_lesion_dataset(n=1000, size=64, prevalence=0.5, contrast=0.3
     t2_type = rng.random(n) < 0.5
     counts = labels * rng.integers(1, 3, n)
     owner = np.repeat(np.arange(n), counts)
-    centres, profiles, masks = _lesion_windows(owner, probs_src[:, 1:].sum(1) > 0.5, radius, 0.3, 0.2, rng)
+    centres, profiles, masks = lesion_shapes(owner, probs_src[:, 1:].sum(1) > 0.5, radius, 0.3, 0.2, rng)
     strong = np.where(t2_type[owner, None], [0.2, 1.0], [1.0, 0.2])  # (L, 2): T1, T2 visibility
     amp = contrast * strong.T * np.array([[-1.0], [1.0]])  # (2, L): dark in T1, bright in T2
     t2_src = make_second_contrast(probs_src, noise=noise, seed=seed + 1)
     del probs_src  # the largest array here; free it before the lesions are drawn
-    t1 = np.clip(_paste(profiles * amp[0, :, None, None], owner, centres, t1_src), 0, 1, out=t1_src)
-    t2 = np.clip(_paste(profiles * amp[1, :, None, None], owner, centres, t2_src), 0, 1, out=t2_src)
-    lesion_mask = _paste(masks, owner, centres, np.zeros((n, size, size), bool))
+    t1 = np.clip(paste_windows(profiles * amp[0, :, None, None], owner, centres, t1_src), 0, 1, out=t1_src)
+    t2 = np.clip(paste_windows(profiles * amp[1, :, None, None], owner, centres, t2_src), 0, 1, out=t2_src)
+    lesion_mask = paste_windows(masks, owner, centres, np.zeros((n, size, size), bool))
     lesion_type = np.where(labels == 1, np.where(t2_type, "t2", "t1"), "none")
     return MultiModalData(t1=t1[:, None], t2=t2[:, None],
                           tabular=_clinical_table(labels, rng), feature_names=FEATURE_NAMES, labels=labels,
-                          masks=lesion_mask[:, None].astype(np.uint8), boxes=_boxes(masks, owner, centres, n),
+                          masks=lesion_mask[:, None].astype(np.uint8), boxes=lesion_boxes(masks, owner, centres, n),
                           lesion_type=lesion_type)
 
 
@@ -200,61 +203,3 @@ def _brain_crops(n, size, rng):
         t1_out[i] = t1[s, y:y + size, x:x + size]
         probs_out[i] = probs[s, :, y:y + size, x:x + size]
     return t1_out, probs_out
-
-
-# ----------------------------------------------------------------------------------------------- torch
-class LesionDataset(Dataset):
-    """A torch Dataset over NumPy arrays: images (N, C, H, W) float32, labels (N,).
-
-    Without masks/boxes an item is ``(image tensor, label tensor)``; with them (or ``as_dict=True``) it
-    is a dict with keys image, label and, when given, mask (C, H, W) and boxes (k, 4) float32.
-    ``transform`` (optional) is called on the image tensor, or on the dict in dict mode.
-    """
-
-    def __init__(self, images, labels, masks=None, boxes=None, transform=None, as_dict=False):
-        images, labels = np.asarray(images), np.asarray(labels)
-        if images.ndim != 4 or len(images) != len(labels):
-            raise ValueError(f"need images (N, C, H, W) and labels (N,), got {images.shape} and {labels.shape}")
-        for name, extra in (("masks", masks), ("boxes", boxes)):
-            if extra is not None and len(extra) != len(images):
-                raise ValueError(f"{name} must have {len(images)} entries, got {len(extra)}")
-        self.images, self.labels, self.masks, self.boxes = images, labels, masks, boxes
-        self.transform = transform
-        self.as_dict = as_dict or masks is not None or boxes is not None
-
-    def __len__(self):
-        return len(self.images)
-
-    def __getitem__(self, i):
-        import torch
-
-        image = torch.as_tensor(self.images[i], dtype=torch.float32)
-        label = torch.as_tensor(self.labels[i])
-        if not self.as_dict:
-            return (self.transform(image) if self.transform else image), label
-        item = {"image": image, "label": label}
-        if self.masks is not None:
-            item["mask"] = torch.as_tensor(np.asarray(self.masks[i]))
-        if self.boxes is not None:
-            item["boxes"] = torch.as_tensor(np.asarray(self.boxes[i], np.float32).reshape(-1, 4))
-        return self.transform(item) if self.transform else item
-
-
-def collate_samples(batch):
-    """Collate dict items: stack image/label/mask, keep boxes as a list (their counts differ)."""
-    import torch
-
-    out = {key: torch.stack([item[key] for item in batch]) for key in batch[0] if key != "boxes"}
-    if "boxes" in batch[0]:
-        out["boxes"] = [item["boxes"] for item in batch]
-    return out
-
-
-def make_loader(images, labels, batch_size=64, shuffle=True, seed=0, masks=None, boxes=None, transform=None):
-    """A DataLoader over arrays with a seeded generator (same seed, same batch order); see LesionDataset."""
-    import torch
-
-    dataset = LesionDataset(images, labels, masks=masks, boxes=boxes, transform=transform)
-    return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed),
-        collate_fn=collate_samples if dataset.as_dict else None, num_workers=0)

@@ -1,0 +1,3 @@
+"""Widgets for the capstone project (23_capstone)."""
+
+__all__ = []
