@@ -79,3 +79,14 @@ def test_navigation_and_course_map_are_up_to_date():
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "course.py"), "--check"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_introduced_in_points_to_a_notebook():
+    """labkit docstrings say where a function is taught ("Introduced in NN_name.ipynb"); that notebook must exist."""
+    names = {p.name for p in PATHS}
+    missing = []
+    for module in sorted((ROOT / "labkit").rglob("*.py")):
+        for found in re.findall(r"Introduced in\s+`?(\d\d_[a-z0-9_]+\.ipynb)", module.read_text(encoding="utf-8")):
+            if found not in names:
+                missing.append(f"{module.relative_to(ROOT)}: {found}")
+    assert not missing, f"'Introduced in' points to notebooks that do not exist: {missing}"
