@@ -86,7 +86,7 @@ def test_every_introduced_in_points_to_a_notebook():
     names = {p.name for p in PATHS}
     missing = []
     for module in sorted((ROOT / "labkit").rglob("*.py")):
-        for found in re.findall(r"Introduced in\s+`?(\d\d_[a-z0-9_]+\.ipynb)", module.read_text(encoding="utf-8")):
+        for found in re.findall(r"Introduced in\s+`?(\d\d_[a-z0-9_]+\.ipynb)", module.read_text(encoding="utf-8"), re.I):
             if found not in names:
                 missing.append(f"{module.relative_to(ROOT)}: {found}")
     assert not missing, f"'Introduced in' points to notebooks that do not exist: {missing}"
