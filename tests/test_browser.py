@@ -4,7 +4,8 @@ Every notebook that displays a labkit widget is opened with a token, run top to 
 moved with the keyboard (or, where a widget has no slider, its first checkbox is clicked) and the widget's output
 must change. Each notebook's kernel is shut down before the next one starts.
 
-Skipped with a reason where /usr/bin/chromium is absent, except in CI (CI=true), where the skip is a failure.
+The browser is /usr/bin/chromium (Debian) or the one LABKIT_CHROMIUM names. Skipped with a reason where it is absent,
+except in CI (CI=true), where the skip is a failure.
 Screenshots go to bench/screenshots/ (git-ignored).
 """
 
@@ -24,7 +25,7 @@ import pytest
 from tests.notebook_cells import cells, notebook_paths, text
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("LABKIT_CHROMIUM", "/usr/bin/chromium")   # e.g. /usr/bin/google-chrome on GitHub
 SHOTS = ROOT / "bench" / "screenshots"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
