@@ -10,8 +10,10 @@ Each notebook's first markdown cell after the header gives what the map shows:
     *About 45 min · beginner · needs 04_cnns*
     **Key terms:** classification, end-to-end learning
 
-The header (badges, previous | contents | next) and the footer are written here and nowhere else.
-Running the tool twice changes nothing the second time.
+The header (badges, previous | contents | next), the progress cell of a lesson with exercises, and the footer
+(navigation and licences) are written here and nowhere else; so are labkit/course.json (the lessons and their
+exercises, read by labkit.progress) and the course map in README.md. Running the tool twice changes nothing the
+second time.
 """
 
 import argparse
@@ -31,6 +33,13 @@ KERNEL_METADATA = {"kernelspec": {"display_name": "Python 3 (ipykernel)", "langu
                    "language_info": {"name": "python"}}
 NAME_RE = re.compile(r"^(\d\d)_([a-z0-9_]+)\.ipynb$")
 TITLE_RE = re.compile(r"^# (\d\d) · (.+)$")
+EXERCISE_RE = re.compile(r"^### Exercise (\d+\.\d+): (.+)$", re.M)
+CHECK_CALL_RE = re.compile(r"^checks\.(\w+)\(\w+\)\s*$", re.M)
+GENERATED = ("nav-header", "nav-progress", "nav-footer")
+CATALOGUE = ROOT / "labkit" / "course.json"
+LICENCE_LINE = ("<small>Code: [MIT](../LICENSE). Text and figures: [CC BY 4.0](../LICENSE-CONTENT.md). Images keep "
+                "their own licences ([data cards](../data/README.md)); the head CT (CQ500, qure.ai) is CC BY-NC-SA "
+                "4.0: non-commercial use only.</small>")
 
 
 def notebook_paths():
@@ -92,6 +101,30 @@ def nav_cell(cell_id, text):
     return {"cell_type": "markdown", "id": cell_id, "metadata": {"tags": [cell_id]}, "source": text}
 
 
+def exercises(nb):
+    """[(number 'N.k', title, checker name)] of a notebook: each exercise heading and the checker its stub calls."""
+    cells, found = nb["cells"], []
+    for i, cell in enumerate(cells):
+        match = EXERCISE_RE.search(source(cell)) if cell["cell_type"] == "markdown" else None
+        if match and i + 1 < len(cells):
+            call = CHECK_CALL_RE.search(source(cells[i + 1]))
+            found.append((match.group(1), match.group(2).strip(), call.group(1) if call else None))
+    return found
+
+
+def progress_cell(number, has_exercises):
+    """The generated code cell before the footer: the learner's progress (whole course in 00, else the lesson)."""
+    if number == "00":
+        text = "from labkit import progress\nprogress.show()   # exercises passed so far, course-wide (a local record)"
+    elif has_exercises:
+        text = (f"from labkit import progress\nprogress.show(lesson=\"{number}\")   # your exercises in this lesson "
+                "(a local record, see 00)")
+    else:
+        return None
+    return {"cell_type": "code", "execution_count": None, "id": "nav-progress", "metadata": {"tags": ["nav-progress"]},
+            "outputs": [], "source": text}
+
+
 def strip(cell):
     """Remove outputs and execution counts from a code cell (in place)."""
     if cell["cell_type"] == "code":
@@ -102,13 +135,14 @@ def strip(cell):
 
 def rebuilt(nb, paths, i, infos):
     """The notebook with fresh header/footer cells and no outputs."""
-    body = [strip(c) for c in nb["cells"] if c.get("id") not in ("nav-header", "nav-footer")]
+    body = [strip(c) for c in nb["cells"] if c.get("id") not in GENERATED]
     nav = nav_line(paths, i, infos)
     header = nav_cell("nav-header", f"{badges(paths[i].name)}\n\n{nav}")
-    footer = nav_cell("nav-footer", f"---\n{nav}")
+    footer = nav_cell("nav-footer", f"---\n{nav}\n\n{LICENCE_LINE}")
+    progress = progress_cell(infos[i]["number"], bool(exercises(nb)))
     meta = {k: v for k, v in nb["metadata"].items() if k not in ("widgets", "jupytext")}
     meta.update(KERNEL_METADATA)
-    return dict(nb, cells=[header, *body, footer], metadata=meta)
+    return dict(nb, cells=[header, *body, *([progress] if progress else []), footer], metadata=meta)
 
 
 def course_map(paths, infos):
@@ -125,12 +159,21 @@ def replace_between(text, start, end, body):
     return f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
 
 
+def catalogue(paths, notebooks, infos):
+    """labkit/course.json: every lesson with its exercises (read by labkit.progress and tools/grade.py)."""
+    lessons = [{"number": info["number"], "file": path.name, "title": info["title"], "time": info["time"],
+                "exercises": [{"number": n, "title": t, "checker": c} for n, t, c in exercises(nb)]}
+               for path, nb, info in zip(paths, notebooks, infos)]
+    return json.dumps({"generated_by": "tools/course.py", "lessons": lessons}, indent=1, ensure_ascii=False) + "\n"
+
+
 def plan():
     """Map each file to the text it should have: {path: new_text}."""
     paths = notebook_paths()
     notebooks = [read(p) for p in paths]
     infos = [describe(nb, p) for nb, p in zip(notebooks, paths)]
     wanted = {p: dumps(rebuilt(nb, paths, i, infos)) for i, (p, nb) in enumerate(zip(paths, notebooks))}
+    wanted[CATALOGUE] = catalogue(paths, notebooks, infos)
     readme = README.read_text(encoding="utf-8")
     readme = replace_between(readme, MAP_START, MAP_END, course_map(paths, infos))
     readme = replace_between(readme, BADGE_START, BADGE_END, badges("00_welcome.ipynb"))
@@ -147,7 +190,7 @@ def main(argv=None):
     if args.only:
         names = {pathlib.Path(n).name for n in args.only}
         wanted = {p: text for p, text in wanted.items() if p.name in names}
-    stale = [p for p, text in wanted.items() if p.read_text(encoding="utf-8") != text]
+    stale = [p for p, text in wanted.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
     if args.check:
         for p in stale:
             print(f"out of date: {p.relative_to(ROOT)} (run: python tools/course.py)")

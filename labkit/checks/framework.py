@@ -3,6 +3,7 @@
 A checker takes the learner's function or value, prints ``passed``, ``failed`` (what differed, and a hint)
 or ``not attempted`` (the stub still raises NotImplementedError or gives None), and never raises.
 ``checker.evaluate(answer)`` returns the :class:`Result` without printing (used by the tests and the grader).
+Printing checkers also keep the verdict in the learner's local record (:mod:`labkit.progress`).
 
 Hints teach before they tell: the first failed try shows ``hint`` (the idea to use); from the second failed try
 of the same checker in the same kernel on, the ``formula`` (how to write it) is shown under it.
@@ -100,9 +101,12 @@ def checker(hint, formula=""):
 
         @functools.wraps(evaluate)
         def check(answer=None):
+            from labkit import progress
+
             result = run(answer)
             if result.status == "failed":
                 _FAILED_TRIES[name] += 1
+            progress.record(name, result.status)   # the learner's local record; never raises
             print(result)
             return None
 
