@@ -4,6 +4,9 @@
 #   make bench  run every notebook (or NOTEBOOKS="notebooks/05_*.ipynb"), report wall time and peak memory
 #   make seeds  run every notebook (or NOTEBOOKS=...) with LABKIT_SEED=1, 2, 3: do the lessons' claims hold?
 #   make test-newest  the tests on the newest release of every dependency (no constraints), in .venv-newest
+#   make student      student/: every notebook without its solutions (to hand out)
+#   make grade SUBMISSIONS=folder   run submitted notebooks, collect the checkers' verdicts (folder/grades.csv)
+#   make site         build/site/html: the static site (notebooks executed once, search, figures, data cards)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -15,14 +18,16 @@ TEST_ARGS := -n 2 --dist loadfile --nbval-lax --nbval-current-env --nbval-cell-t
 # JupyterLab without its news prompt and update check (a course should not pop up a question on first start).
 NO_NEWS := "@jupyterlab/apputils-extension:announcements"
 
-.PHONY: lab test test-newest bench seeds venv nav clean
+SUBMISSIONS ?= submissions
+
+.PHONY: lab test test-newest bench seeds student grade site venv nav clean
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[lab,test]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[lab,test,site]"
 	$(VENV)/bin/jupyter labextension disable --level=sys_prefix $(NO_NEWS) >/dev/null 2>&1
 	touch $(STAMP)
 
@@ -47,8 +52,18 @@ bench: $(STAMP)
 seeds: $(STAMP)
 	$(PY) tools/seeds.py $(NOTEBOOKS)
 
+student: $(STAMP)
+	$(PY) tools/student.py
+
+grade: $(STAMP)
+	$(PY) tools/grade.py $(SUBMISSIONS)
+
+site: $(STAMP)
+	$(PY) tools/site.py
+
 nav: $(STAMP)
 	$(PY) tools/course.py
+	$(PY) tools/instructors.py
 
 clean:
-	rm -rf $(VENV) $(NEWEST) .cache bench
+	rm -rf $(VENV) $(NEWEST) .cache bench build student

@@ -8,7 +8,7 @@ gray with explicit vmin/vmax and no axis ticks; every panel gets a title. Nothin
 import numpy as np
 
 __all__ = ["PALETTE", "show_image", "show_grid", "show_overlay", "show_boxes", "plot_history", "plot_confusion",
-           "plot_roc", "to_image"]
+           "plot_roc", "to_image", "figure_alt"]
 
 # Okabe-Ito colour-blind-safe palette: mask class k (k >= 1) is drawn in PALETTE[(k - 1) % len(PALETTE)].
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
@@ -217,3 +217,20 @@ def draw_boxes(ax, boxes, color="#009E73", scores=None, linestyle="-"):
 
 
 __all__ += ["draw_boxes"]
+
+
+def figure_alt(fig, limit=400):
+    """A text description of a matplotlib figure for readers who cannot see it (alt text): its title, each
+    panel's title and axis labels. Used by the course's static site and its widget snapshots."""
+    parts = []
+    suptitle = getattr(fig, "_suptitle", None)
+    if suptitle is not None and suptitle.get_text():
+        parts.append(suptitle.get_text())
+    for ax in fig.axes:
+        title = ax.get_title() or ax.get_title(loc="left")
+        labels = [f"{name} axis: {label}" for name, label in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())) if label]
+        if title or labels:
+            parts.append(", ".join([title] + labels if title else labels))
+    text = "Figure: " + "; ".join(parts) if parts else "Figure without a title"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+

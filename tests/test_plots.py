@@ -82,3 +82,18 @@ def test_bad_shapes_give_clear_errors(call, match):
 def test_plot_history_needs_history():
     with pytest.raises(TypeError, match="History"):
         plots.plot_history({"loss": [1, 2]})
+
+
+def test_figure_alt_describes_titles_and_axes():
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2)
+    fig.suptitle("Training")
+    a.set(title="loss per epoch", xlabel="epoch", ylabel="loss")
+    b.set_title("ROC")
+    text = plots.figure_alt(fig)
+    assert text.startswith("Figure: Training") and "loss per epoch, x axis: epoch, y axis: loss" in text and "ROC" in text
+    plt.close(fig)
+    empty = plt.figure()
+    assert plots.figure_alt(empty) == "Figure without a title"
+    plt.close(empty)

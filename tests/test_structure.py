@@ -76,9 +76,10 @@ def test_exercises_are_well_formed(path):
     assert len(set(ex.checker for ex in found)) == len(found), "one checker per exercise"
 
 
-def test_navigation_and_course_map_are_up_to_date():
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "course.py"), "--check"],
-                            capture_output=True, text=True)
+@pytest.mark.parametrize("tool", ["course.py", "instructors.py"])
+def test_generated_files_are_up_to_date(tool):
+    """Navigation, progress cells, course map, labkit/course.json (course.py) and INSTRUCTORS.md (instructors.py)."""
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / tool), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -74,9 +74,11 @@ def _show_result(result, new_figures):
     import matplotlib.pyplot as plt
     from IPython.display import display
 
+    from labkit.plots import figure_alt
+
     for num in new_figures:
         fig = plt.figure(num)
-        display(fig)
+        display(fig, metadata={"alt": figure_alt(fig)})   # alt text, used where the figure is shown as an image
         plt.close(fig)
     if result is not None and not hasattr(result, "figure") and not hasattr(result, "savefig"):
         display(result)
