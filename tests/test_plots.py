@@ -97,3 +97,27 @@ def test_figure_alt_describes_titles_and_axes():
     empty = plt.figure()
     assert plots.figure_alt(empty) == "Figure without a title"
     plt.close(empty)
+
+
+def test_no_colour_map_that_colour_blind_readers_cannot_read():
+    """Images in gray or perceptually uniform maps (viridis, cividis, magma, ...), categories in the Okabe-Ito cycle:
+    no rainbow-like maps anywhere in labkit or the lessons."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    banned = re.compile(r"""cmap\s*=\s*\\?["'](jet|rainbow|hsv|gist_rainbow|nipy_spectral|gist_ncar|turbo|spectral)\\?["']""", re.I)
+    found = [f"{p.relative_to(root)}: {m.group(0)}" for p in [*root.glob("labkit/**/*.py"), *root.glob("notebooks/*.ipynb")]
+             for m in banned.finditer(p.read_text(encoding="utf-8"))]
+    assert not found, found
+
+
+def test_default_colours_are_okabe_ito():
+    import matplotlib as mpl
+
+    from labkit import config
+
+    config.set_plot_style()
+    cycle = [c.upper() for c in mpl.rcParams["axes.prop_cycle"].by_key()["color"]]
+    assert cycle[:7] == ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442"]
+    assert mpl.rcParams["image.cmap"] == "gray"
