@@ -2,6 +2,7 @@
 (MONAI, Captum, scikit-learn, scikit-image, ipywidgets, ...) only inside the functions that need them."""
 
 import ast
+import re
 import pathlib
 import subprocess
 import sys
@@ -52,3 +53,29 @@ def test_no_private_name_is_imported_across_modules():
                 offenders += [f"{path.relative_to(ROOT)}: {a.name}" for a in node.names
                               if a.name.startswith("_") and not a.name.startswith("__")]
     assert not offenders, offenders
+
+
+def test_every_public_function_is_used_by_a_lesson_or_another_module():
+    """labkit carries no dead code: each name in a module's __all__ is used by a lesson, a tool, or another
+    labkit module (a unit test alone does not count). Checkers and wrong answers are exempt (their use is the
+    exercise)."""
+    import importlib
+    import json
+
+    lessons = "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                        for p in sorted((ROOT / "notebooks").glob("*.ipynb"))
+                        for c in json.loads(p.read_text(encoding="utf-8"))["cells"])
+    tools = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tools").glob("*.py"))
+    unused = []
+    for path in PATHS:
+        module = path.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
+        if module.startswith("labkit.checks") or module == "labkit":
+            continue
+        others = "\n".join(p.read_text(encoding="utf-8") for p in PATHS if p != path)
+        own = path.read_text(encoding="utf-8")
+        for name in getattr(importlib.import_module(module), "__all__", []):
+            pattern = re.compile(rf"\b{re.escape(name)}\b")
+            used_here = len(pattern.findall(own)) > 2   # defined, listed in __all__, and called inside its module
+            if not (pattern.search(lessons) or pattern.search(tools) or pattern.search(others) or used_here):
+                unused.append(f"{module}.{name}")
+    assert not unused, f"public names that no lesson, tool or other module uses (use them or remove them): {unused}"
