@@ -104,6 +104,17 @@ def finish(nb):
     return nb
 
 
+def untitled_figures(folder):
+    """'notebook (cell N)' for every figure whose alt text found no title or axis label."""
+    found = []
+    for path in sorted(folder.glob("*.ipynb")):
+        for index, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+            alt = cell.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt", "")
+            if "Figure without a title" in alt:
+                found.append(f"{path.name} (cell {index})")
+    return found
+
+
 def write_sources(src, executed_names):
     """The Sphinx source folder: README (with a table of contents), data cards, instructor guide, licences."""
     sys.path.insert(0, str(ROOT / "tools"))
@@ -136,6 +147,9 @@ def build(jobs=2, out=OUT, only=None):
     failed = [name for name, _, error in runs if error]
     if failed:
         raise SystemExit(f"notebooks that raised an error: {failed}")
+    untitled = untitled_figures(src / "notebooks")
+    if untitled:
+        raise SystemExit("every figure needs a title (its alt text is made from it); untitled: " + ", ".join(untitled))
     write_sources(src, [p.name for p in paths])
     result = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(src),
                              str(html)])
