@@ -1,25 +1,33 @@
 """Building blocks written by hand: activation functions, 2D convolution, output sizes, receptive fields.
 
-Activations were introduced in 03_neural_networks.ipynb; convolution, output sizes, classic kernels and
-receptive fields in 04_cnns.ipynb. Later lessons import them from here; torch.nn is what you use in practice,
-these exist so you can see (and test) what torch.nn computes.
+Activations were introduced in 03_neural_networks.ipynb; convolution, output sizes, classic kernels and receptive
+fields in 04_cnns.ipynb. Later lessons import them from here; torch.nn is what you use in practice, these exist so
+you can see (and test) what torch.nn computes.
 """
 
+import functools
 import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-__all__ = ["ACTIVATIONS", "activation_curve", "conv2d", "conv_output_size", "receptive_field",
+__all__ = ["LEAKY_SLOPE", "ACTIVATIONS", "activation_curve", "conv2d", "conv_output_size", "receptive_field",
            "gradient_footprint", "KERNELS", "classic_kernel", "filter_image"]
 
+LEAKY_SLOPE = 0.1   # the slope of leaky ReLU for x < 0, everywhere in the course
+# The one table of activation functions: name -> torch.nn module class (call it to get the module, a function of
+# tensors). labkit.models builds its networks from it and activation_curve plots it.
 ACTIVATIONS = {
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "leaky_relu": lambda x: F.leaky_relu(x, negative_slope=0.1),
-    "gelu": F.gelu,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "leaky_relu": functools.partial(nn.LeakyReLU, negative_slope=LEAKY_SLOPE),
+    "gelu": nn.GELU,
+    "elu": nn.ELU,
+    "silu": nn.SiLU,
+    "identity": nn.Identity,
 }
 
 
@@ -38,7 +46,7 @@ def activation_curve(name, x_min=-6.0, x_max=6.0, temperature=1.0, n=401):
     if not (isinstance(n, int) and n >= 2):
         raise ValueError(f"n must be an int >= 2, got {n!r}")
     x = torch.linspace(float(x_min), float(x_max), n, dtype=torch.float64, requires_grad=True)
-    y = ACTIVATIONS[name](x / temperature)
+    y = ACTIVATIONS[name]()(x / temperature)
     (dy,) = torch.autograd.grad(y.sum(), x)
     return x.detach().numpy(), y.detach().numpy(), dy.numpy()
 
@@ -65,51 +73,63 @@ def conv2d(images, kernels, bias=None, stride=1, padding=0):
     return out.reshape(n, out_ch, h_out, w_out)
 
 
-def conv_output_size(n, k, s=1, p=0):
-    """Output length of a convolution or pooling: floor((n + 2p - k) / s) + 1.
+def _check_ints(name, values, low):
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low for v in values):
+        raise ValueError(f"{name} must be ints >= {low}, got {list(values)}")
 
-    n: input size, k: kernel size, s: stride, p: zero padding on each side (ints). Introduced in 04_cnns.ipynb.
+
+def conv_output_size(n, k, s=1, p=0, d=1):
+    """Output length of a convolution or pooling: floor((n + 2p - d(k - 1) - 1) / s) + 1.
+
+    n: input size, k: kernel size, s: stride, p: zero padding on each side, d: dilation (ints). A dilated kernel
+    spans d(k - 1) + 1 pixels; with d = 1 this is floor((n + 2p - k) / s) + 1. Introduced in 04_cnns.ipynb.
     """
-    for name, value, low in (("n", n, 1), ("k", k, 1), ("s", s, 1), ("p", p, 0)):
+    for name, value, low in (("n", n, 1), ("k", k, 1), ("s", s, 1), ("p", p, 0), ("d", d, 1)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    if n + 2 * p < k:
-        raise ValueError(f"kernel {k} is larger than the padded input {n} + 2*{p}")
-    return (n + 2 * p - k) // s + 1
+    span = d * (k - 1) + 1
+    if n + 2 * p < span:
+        raise ValueError(f"kernel {k} (dilation {d}: spans {span}) is larger than the padded input {n} + 2*{p}")
+    return (n + 2 * p - span) // s + 1
 
 
-def receptive_field(kernel_sizes, strides=None):
+def receptive_field(kernel_sizes, strides=None, dilations=None):
     """Receptive field (in input pixels) of one output unit after a stack of conv/pool layers.
 
-    r = 1 + sum_i (k_i - 1) * prod_{j < i} s_j. kernel_sizes, strides: sequences of ints (strides default 1).
-    Introduced in 04_cnns.ipynb.
+    r = 1 + sum_i d_i (k_i - 1) * prod_{j < i} s_j. kernel_sizes, strides, dilations: sequences of ints, one per
+    layer (strides and dilations default 1). Introduced in 04_cnns.ipynb.
     """
     kernel_sizes = list(kernel_sizes)
     strides = [1] * len(kernel_sizes) if strides is None else list(strides)
-    if len(strides) != len(kernel_sizes):
-        raise ValueError(f"got {len(kernel_sizes)} kernel sizes but {len(strides)} strides")
-    if any(int(v) != v or v < 1 for v in kernel_sizes + strides):
-        raise ValueError(f"kernel sizes and strides must be ints >= 1, got {kernel_sizes} and {strides}")
+    dilations = [1] * len(kernel_sizes) if dilations is None else list(dilations)
+    if not len(strides) == len(dilations) == len(kernel_sizes):
+        raise ValueError(f"got {len(kernel_sizes)} kernel sizes, {len(strides)} strides and {len(dilations)} dilations")
+    _check_ints("kernel sizes, strides and dilations", kernel_sizes + strides + dilations, 1)
     field, jump = 1, 1
-    for k, s in zip(kernel_sizes, strides):
-        field += (int(k) - 1) * jump
+    for k, s, d in zip(kernel_sizes, strides, dilations):
+        field += d * (int(k) - 1) * jump
         jump *= int(s)
     return field
 
 
 def gradient_footprint(model, input_shape, position=None):
-    """Where the input can influence one output unit: |d out[0, 0, i, j] / d input| summed over channels.
+    """Where the input can influence one output unit: |d out[0, 0, *position] / d input| summed over channels.
 
-    model: maps (1, C, H, W) to (1, C', H', W'); input_shape: (C, H, W); position: (i, j) of the output
-    unit, default the centre. Returns (H, W) float64 NumPy array (zero outside the receptive field).
+    model: maps (1, C, H, W) to (1, C', H', W') (or (1, C, D, H, W) to (1, C', D', H', W') for 3-D);
+    input_shape: (C, H, W) or (C, D, H, W); position: the output unit's spatial index, default the centre.
+    Returns (H, W) or (D, H, W) float64 NumPy array (zero outside the receptive field).
     Introduced in 04_cnns.ipynb.
     """
     x = torch.randn(1, *input_shape, generator=torch.Generator().manual_seed(0), requires_grad=True)
     out = model(x)
-    if out.ndim != 4:
-        raise ValueError(f"model must return (1, C, H, W) feature maps, got shape {tuple(out.shape)}")
-    i, j = position if position is not None else (out.shape[2] // 2, out.shape[3] // 2)
-    (grad,) = torch.autograd.grad(out[0, 0, i, j], x)
+    if out.ndim != x.ndim or out.ndim not in (4, 5):
+        raise ValueError(f"model must map (1, C, H, W) or (1, C, D, H, W) inputs to feature maps of the same rank, "
+                         f"got input {tuple(x.shape)} -> output {tuple(out.shape)}")
+    position = tuple(n // 2 for n in out.shape[2:]) if position is None else tuple(position)
+    if len(position) != out.ndim - 2:
+        raise ValueError(f"position needs {out.ndim - 2} indices for an output of shape {tuple(out.shape)}, "
+                         f"got {position}")
+    (grad,) = torch.autograd.grad(out[(0, 0, *position)], x)
     return grad.abs().sum(dim=(0, 1)).double().numpy()
 
 

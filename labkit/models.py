@@ -5,10 +5,9 @@
 
 from torch import nn
 
-__all__ = ["SmallCNN", "MLP", "count_parameters"]
+from labkit.layers import ACTIVATIONS
 
-ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "tanh": nn.Tanh,
-               "sigmoid": nn.Sigmoid, "elu": nn.ELU, "silu": nn.SiLU, "identity": nn.Identity}
+__all__ = ["SmallCNN", "MLP", "count_parameters"]
 
 
 def _conv_block(c_in, c_out, batch_norm, pool):
@@ -69,8 +68,8 @@ class MLP(nn.Module):
     """Fully connected network: Linear-activation(-dropout) for each size in ``hidden``, then Linear to ``n_out``.
 
     Input (N, in_features) float32, or (N, ...) which is flattened; output (N, n_out).
-    ``activation``: a name ('relu', 'leaky_relu', 'gelu', 'tanh', 'sigmoid', 'elu', 'silu', 'identity')
-    or an nn.Module class.
+    ``activation``: a name of ``labkit.layers.ACTIVATIONS`` ('relu', 'leaky_relu' (slope ``layers.LEAKY_SLOPE``),
+    'gelu', 'tanh', 'sigmoid', 'elu', 'silu', 'identity') or an nn.Module class.
     """
 
     def __init__(self, in_features, hidden=(64, 64), n_out=1, activation="relu", dropout=0.0):

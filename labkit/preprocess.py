@@ -6,7 +6,8 @@ write the steps by hand and then swap in the pipeline:
 =========================  ===========================================================================
 labkit.preprocess          MONAI
 =========================  ===========================================================================
-resample_to_spacing        Spacing(pixdim=new_spacing, mode="bilinear") (order=1), padding_mode "border"
+resample_to_spacing        Spacing(pixdim=new_spacing, mode="bilinear") (order=1), padding_mode "border";
+                           with anti_alias=True, a Gaussian first (sigma as skimage's and MONAI Resize's)
 clip_and_scale             ScaleIntensityRange(a_min=low, a_max=high, b_min=0, b_max=1, clip=True)
 minmax_scale               ScaleIntensity(minv=0, maxv=1)
 zscore(image, image != 0)  NormalizeIntensity(nonzero=True)
@@ -18,8 +19,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["resampled_shape", "resample_to_spacing", "clip_and_scale", "minmax_scale", "zscore", "crop_or_pad",
-           "add_noise"]
+__all__ = ["resampled_shape", "anti_alias_sigma", "resample_to_spacing", "clip_and_scale", "minmax_scale", "zscore",
+           "crop_or_pad", "add_noise"]
 
 
 def _array(image, name="image", min_ndim=1):
@@ -50,13 +51,27 @@ def resampled_shape(shape, spacing, new_spacing):
     return tuple(int(v) for v in np.round((np.asarray(shape) - 1) * old / new) + 1)
 
 
-def resample_to_spacing(image, spacing, new_spacing=1.0, order=1):
+def anti_alias_sigma(spacing, new_spacing):
+    """Gaussian sigma (in input voxels, per axis) to smooth with before resampling from ``spacing`` to ``new_spacing``.
+
+    ``max(0, (factor - 1) / 2)`` with ``factor = new_spacing / spacing``: 0 where the grid gets finer, 1.5 voxels
+    for a factor 4; the rule of ``skimage.transform.resize(anti_aliasing=True)`` and MONAI's ``Resize``.
+    Introduced in 02_preprocessing.ipynb.
+    """
+    old = np.atleast_1d(np.asarray(spacing, dtype=np.float64))
+    new = np.broadcast_to(np.asarray(new_spacing, dtype=np.float64), old.shape)
+    return np.maximum(0.0, (new / old - 1.0) / 2.0)
+
+
+def resample_to_spacing(image, spacing, new_spacing=1.0, order=1, anti_alias=False):
     """Resample ``image`` (H, W) or (D, H, W) with voxel ``spacing`` (mm per axis) to ``new_spacing``.
 
     Output voxel j sits at ``j * new_spacing`` mm from the first input voxel centre, that is at input index
     ``j * new_spacing / spacing``; values are interpolated with a spline of ``order`` (0 nearest, for masks;
-    1 linear; 3 cubic) and edge values repeat beyond the last voxel. Returns float32, or the input dtype for
-    order 0. Introduced in 02_preprocessing.ipynb.
+    1 linear; 3 cubic) and edge values repeat beyond the last voxel. ``anti_alias=True`` first smooths each
+    axis that gets coarser with a Gaussian of :func:`anti_alias_sigma`, so that detail finer than the new grid
+    is removed instead of folding back as aliasing (not for masks: order 0 ignores it). Returns float32, or the
+    input dtype for order 0. Introduced in 02_preprocessing.ipynb.
     """
     from scipy import ndimage
 
@@ -67,6 +82,8 @@ def resample_to_spacing(image, spacing, new_spacing=1.0, order=1):
     new = _per_axis(new_spacing, a.ndim, "new_spacing")
     shape = resampled_shape(a.shape, old, new)
     source = a if order == 0 else a.astype(np.float32)
+    if anti_alias and order > 0 and np.any(new > old):
+        source = ndimage.gaussian_filter(source, anti_alias_sigma(old, new), mode="nearest")
     out = ndimage.affine_transform(source, new / old, output_shape=shape, order=order, mode="nearest")
     return out if order == 0 else out.astype(np.float32)
 
@@ -129,13 +146,22 @@ def crop_or_pad(image, size, value=0):
     return np.pad(a, pad, constant_values=value)
 
 
-def add_noise(image, sigma, seed=0):
-    """``image`` plus Gaussian noise of standard deviation ``sigma`` (same units) -> float32.
+def add_noise(image, sigma, seed=0, kind="gaussian"):
+    """``image`` with noise of standard deviation ``sigma`` (same units) -> float32.
 
+    kind: ``"gaussian"`` adds one normal draw per pixel; ``"rician"`` is the noise of a magnitude MR image: the
+    scanner measures a complex signal with Gaussian noise in its real and imaginary parts, and the image is the
+    magnitude ``sqrt((image + n_re)**2 + n_im**2)`` (``n_re, n_im = rng.normal(0, sigma, (2, *shape))``), which
+    is biased upwards where the signal is weak (background: Rayleigh, mean ``sigma * sqrt(pi / 2)``).
     Uses a local generator seeded with ``seed``. Introduced in 02_preprocessing.ipynb.
     """
     if not (np.isfinite(sigma) and sigma >= 0):
         raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
+    if kind not in ("gaussian", "rician"):
+        raise ValueError(f"kind must be 'gaussian' or 'rician', got {kind!r}")
     a = _array(image).astype(np.float32)
     rng = np.random.default_rng(seed)
+    if kind == "rician":
+        real, imaginary = rng.normal(0.0, sigma, (2, *a.shape))
+        return np.hypot(a + real, imaginary).astype(np.float32)
     return (a + rng.normal(0.0, sigma, a.shape)).astype(np.float32)

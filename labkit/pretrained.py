@@ -19,7 +19,7 @@ from torch import nn
 
 __all__ = ["MANIFEST", "IMAGENET_MEAN", "IMAGENET_STD", "TORCHVISION_MODELS", "WeightsError", "sha256sum",
            "verify_checksum", "weights_path", "load_efficientnet_lite0", "gray_to_rgb_normalized",
-           "freeze_backbone", "trainable_names", "block_activations", "extract_features", "linear_probe", "top_blocks",
+           "freeze_backbone", "block_activations", "extract_features", "linear_probe", "top_blocks",
            "torchvision_cache_path", "load_torchvision_pretrained"]
 
 # key: (pip package, import name, file inside the import package, sha256, licence)
@@ -43,9 +43,9 @@ class WeightsError(RuntimeError):
 
 def sha256sum(path):
     """The sha256 hex digest of the file at ``path`` (the same hashing labkit.realdata uses for its sources)."""
-    from labkit.realdata import _sha256
+    from labkit.realdata import sha256_file
 
-    return _sha256(path)
+    return sha256_file(path)
 
 
 def verify_checksum(path, expected):
@@ -127,11 +127,6 @@ def freeze_backbone(model, head):
     return model
 
 
-def trainable_names(model):
-    """Names of the parameters of ``model`` that require gradients."""
-    return [name for name, p in model.named_parameters() if p.requires_grad]
-
-
 def _check_inputs(inputs, model, start):
     if not hasattr(model, "_blocks"):
         raise TypeError(f"expected an EfficientNet from load_efficientnet_lite0, got {type(model).__name__}")
@@ -209,18 +204,36 @@ def linear_probe(train_features, train_labels, test_features, l2=5.0, max_iter=1
         return torch.sigmoid(layer(b)[:, 0])
 
 
+class _Stem(nn.Module):
+    """A trainable copy of an EfficientNet's stem: grey (N, 1, H, W) in [0, 1] (normalised here) or normalised RGB
+    (N, 3, H, W) -> (N, 32, H/2, W/2)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.conv, self.bn = copy.deepcopy(model._conv_stem), copy.deepcopy(model._bn0)
+        self.act = copy.deepcopy(model._swish)
+
+    def forward(self, x):
+        x = gray_to_rgb_normalized(x) if x.shape[1] == 1 else x
+        return self.act(self.bn(self.conv(x)))
+
+
 def top_blocks(model, start, stop=None, n_classes=1):
     """A trainable copy of blocks ``start``..``stop - 1`` of ``model`` plus average pooling and a new Linear head.
 
-    Input: the activations after block ``start - 1`` (see :func:`block_activations`); output (N, n_classes).
-    Fine-tuning only these blocks on cached activations costs a fraction of fine-tuning the whole network.
+    Input: the activations after block ``start - 1`` (see :func:`block_activations`); with ``start=0``, images
+    (the copy then begins with the stem, so the whole network up to ``stop - 1`` is trained). Output (N, n_classes).
+    Fine-tuning only the top blocks on cached activations costs a fraction of fine-tuning the whole network.
     """
+    if not hasattr(model, "_blocks"):
+        raise TypeError(f"expected an EfficientNet from load_efficientnet_lite0, got {type(model).__name__}")
     stop = len(model._blocks) if stop is None else stop
-    if not 0 < start < stop <= len(model._blocks):
-        raise ValueError(f"need 0 < start < stop <= {len(model._blocks)}, got start={start}, stop={stop}")
-    blocks = copy.deepcopy(model._blocks[start:stop])
+    if not 0 <= start < stop <= len(model._blocks):
+        raise ValueError(f"need 0 <= start < stop <= {len(model._blocks)}, got start={start}, stop={stop}")
+    blocks = list(copy.deepcopy(model._blocks[start:stop]))
     width = blocks[-1]._bn2.num_features
-    return nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, n_classes))
+    stem = [_Stem(model)] if start == 0 else []
+    return nn.Sequential(*stem, *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, n_classes))
 
 
 def torchvision_cache_path(name, cache_dir=None):

@@ -5,6 +5,12 @@ scikit-image, stardist), is located without importing that package and is checke
 sha256 in ``MANIFEST`` the first time a process uses it. ``list_sources()`` lists them.
 pydicom-data ships each image twice uncompressed: ``*_UNCR`` (the original, lossless) and ``*_UNCI``
 (decoded from lossy JPEG 2000, with block artefacts); the course uses the lossless ``*_UNCR`` files.
+Two small CT series from pydicom's DICOMDIR test set (slices downsized to 16 x 16 pixels, real headers) teach
+how slices are sorted and spaced (:data:`SERIES`, :func:`load_dicom_series`).
+
+Pixel conversion uses pydicom's own implementations of the DICOM standard: the modality LUT (rescale slope and
+intercept, or a Modality LUT Sequence) with ``pydicom.pixels.apply_modality_lut`` and the header's window with
+``pydicom.pixels.apply_voi_lut``. Lesson 01 writes both by hand (:func:`to_hu`, :func:`apply_window`).
 """
 
 import functools
@@ -15,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MANIFEST", "DICOM_KEYS", "PHOTO_KEYS", "CT_WINDOWS", "DataError", "DicomImage", "BrainVolume", "NucleiImage",
-           "source_path", "list_sources", "load_dicom", "to_hu", "apply_window", "load_mni", "load_mni_t1",
-           "load_photo", "load_nuclei", "nuclei_patches"]
+__all__ = ["MANIFEST", "DICOM_KEYS", "SERIES", "PHOTO_KEYS", "CT_WINDOWS", "DataError", "DicomImage", "DicomSeries",
+           "BrainVolume", "NucleiImage", "sha256_file", "source_path", "list_sources", "load_dicom", "to_hu",
+           "apply_window", "apply_header_window", "slice_positions", "load_dicom_series", "load_mni",
+           "load_mni_slices", "load_mni_t1", "load_photo", "load_nuclei", "nuclei_patches"]
 
 _MNI = "datasets/data/mni_icbm152_{}_tal_nlin_sym_09a_converted.nii.gz"
 # key: (pip package, import name, path inside the import package, sha256, modality, shape)
@@ -55,6 +62,26 @@ MANIFEST = {
     "nuclei_mask": ("stardist", "stardist", "data/images/mask2d.tif",
                     "59ad5e820b7982ca9d13e946fa6e7f64e2714899e00a2ae6c69aa79aad53d46f", "instance labels", (512, 512)),
 }
+_SERIES_FILES = {  # series name: (folder in pydicom's test files, [(file, sha256), ...] in file-name order)
+    "cardiac_ct": ("data/test_files/dicomdirtests/98892001/CT5N/", [
+        ("2062", "27f8126485634a817f0941cc727094e8cfacb18341fbc317d175ff373804118b"),
+        ("2392", "02b0af20eeae95f6d42554c53a630babaa5ed2519657208137d3c7418b6acb81"),
+        ("2693", "6020fdffd513017e7b2d5dc52435b2bbf27209aabee183a30207a149dccecb2e"),
+        ("3023", "4f7f4f2b3c79acdd5e0fc23fdd9f6bae6e6da9dccfadd1f9147b7bff53756653"),
+        ("3353", "5eaa662118b8d87601a14231893cb7ecf1737a434c95120cfb4076cfce667b18")]),
+    "head_ct_series": ("data/test_files/dicomdirtests/77654033/CT2/", [
+        ("17106", "678df720411e86df67031c28e16192cd31e2062a3f090d657b9f16ce86db3f1d"),
+        ("17136", "5b2d0734bfd387e93aea75cf5cdb73a5670cf5914937de636ff69ef5dc720573"),
+        ("17166", "049b221c9b2ee9a4bdd843dddf561dce1db9ad1924f1b83d87bc3c6e74cc9ab7"),
+        ("17196", "e4796e51480a8c73ed717c3300d7384ec92d63e6322edd080d33665ab37365f0")]),
+}
+MANIFEST.update({f"{name}_{i}": ("pydicom", "pydicom", folder + file, sha256, "CT", (16, 16))
+                 for name, (folder, files) in _SERIES_FILES.items()
+                 for i, (file, sha256) in enumerate(files, start=1)})
+# A series: the MANIFEST keys of its slices, in file-name order (which is not the order of the slices in the body).
+# cardiac_ct: an ECG-gated cardiac CT, five consecutive slices; head_ct_series: four slices kept from a head CT
+# series whose other slices were removed from the test set, so the series has a gap.
+SERIES = {name: tuple(f"{name}_{i}" for i in range(1, len(files) + 1)) for name, (_, files) in _SERIES_FILES.items()}
 DICOM_KEYS = ("ct_small", "mr_small", "chest_xray", "head_ct", "mr_shoulder", "ultrasound", "mr_multiframe")
 PHOTO_KEYS = ("retina", "microaneurysms", "ihc", "phantom")
 _GRAY_PHOTOS = ("microaneurysms", "phantom")
@@ -74,7 +101,8 @@ def _package_dir(module):
     return Path(list(spec.submodule_search_locations)[0])
 
 
-def _sha256(path):
+def sha256_file(path):
+    """The sha256 hex digest of the file at ``path``, read in 1 MiB blocks (how every source file is verified)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -95,7 +123,7 @@ def source_path(key):
     if not path.is_file():
         raise DataError(f"{key!r}: file {path} is missing from the installed {package!r}; "
                         f"reinstall it with `pip install --force-reinstall {package}`")
-    actual = _sha256(path)
+    actual = sha256_file(path)
     if actual != expected:
         raise DataError(f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}")
     return path
@@ -171,8 +199,9 @@ def _read_dicom(key_or_path):
 
     key = str(key_or_path)
     if key in MANIFEST:
-        if key not in DICOM_KEYS:
-            raise DataError(f"{key!r} is not a DICOM source; DICOM keys are {list(DICOM_KEYS)}")
+        if key not in DICOM_KEYS and not any(key in keys for keys in SERIES.values()):
+            raise DataError(f"{key!r} is not a DICOM source; DICOM keys are {list(DICOM_KEYS)} and the slices of "
+                            f"the series {list(SERIES)}")
         path = source_path(key)
     else:
         path = Path(key_or_path)
@@ -187,16 +216,25 @@ def _read_dicom(key_or_path):
     return ds
 
 
+def _modality_values(ds, raw):
+    """The modality LUT of the header applied by pydicom (rescale slope/intercept or a LUT) -> float32."""
+    from pydicom.pixels import apply_modality_lut
+
+    return np.asarray(apply_modality_lut(raw, ds), dtype=np.float32)
+
+
 def load_dicom(key_or_path):
     """Read a course DICOM source (key of MANIFEST, see DICOM_KEYS) or any .dcm path -> DicomImage.
 
+    ``pixels`` are the stored values after the header's modality LUT, applied by pydicom's
+    ``apply_modality_lut`` (for CT: ``stored * RescaleSlope + RescaleIntercept`` = HU, as :func:`to_hu`).
     CT pixels are HU as stored: outside the reconstruction circle some scanners store values far
     below air (head_ct stores -3024 HU there), which is why preprocessing clips HU to a range.
     """
     ds = _read_dicom(key_or_path)
     raw = ds.pixel_array
+    pixels = _modality_values(ds, raw)
     slope, intercept = float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
-    pixels = to_hu(raw, slope, intercept)
     centers, widths = _as_list(ds.get("WindowCenter")), _as_list(ds.get("WindowWidth"))
     windows = [(c, w) for c, w in zip(centers, widths)]
     if ds.get("PhotometricInterpretation") == "MONOCHROME1":  # stored bright = less dense: invert
@@ -207,13 +245,106 @@ def load_dicom(key_or_path):
     orientation = ds.get("ImageOrientationPatient")
     safe = ("Modality", "Manufacturer", "StudyDescription", "SeriesDescription", "BodyPartExamined",
             "PhotometricInterpretation", "Rows", "Columns", "BitsStored", "NumberOfFrames",
-            "SliceThickness", "RescaleType", "PixelPaddingValue")
+            "SliceThickness", "SpacingBetweenSlices", "RescaleType", "PixelPaddingValue")
     metadata = {name: str(ds.get(name)) for name in safe if ds.get(name) not in (None, "")}
     description = str(ds.get("StudyDescription") or ds.get("SeriesDescription") or "")
     return DicomImage(pixels=pixels, raw=raw, modality=modality, spacing=_first_spacing(ds),
                       orientation=tuple(float(v) for v in orientation) if orientation else None,
                       windows=windows, hu=modality == "CT" and "RescaleSlope" in ds, description=description,
                       body_part=str(ds.get("BodyPartExamined", "") or ""), metadata=metadata)
+
+
+def apply_header_window(key_or_path, index=0):
+    """Display a grey-scale DICOM image with the window its header suggests -> (H, W) float32 in [0, 1].
+
+    The modality LUT and then the VOI LUT (WindowCenter/WindowWidth number ``index``) are applied by pydicom
+    (``apply_modality_lut``, ``apply_voi_lut``), with the DICOM standard's exact linear window (it uses
+    ``center - 0.5`` and ``width - 1``, PS3.3 C.11.2.1.2), scaled to [0, 1]; MONOCHROME1 is inverted so that
+    bright = dense. Compare :func:`apply_window`, the plain formula written in 01_medical_images.ipynb.
+    """
+    from pydicom.pixels import apply_voi_lut
+
+    ds = _read_dicom(key_or_path)
+    if ds.get("PhotometricInterpretation") not in ("MONOCHROME1", "MONOCHROME2"):
+        raise DataError(f"{key_or_path!r}: a window applies to grey-scale images, this one is "
+                        f"{ds.get('PhotometricInterpretation')}")
+    n_windows = len(_as_list(ds.get("WindowWidth")))
+    if not 0 <= index < n_windows:
+        raise DataError(f"{key_or_path!r}: the header has {n_windows} window(s), asked for number {index}")
+    shown = apply_voi_lut(_modality_values(ds, ds.pixel_array).astype(np.float64), ds, index=index,
+                          prefer_lut=False)
+    low, high = apply_voi_lut(np.array([-1e12, 1e12]), ds, index=index, prefer_lut=False)  # the output range
+    display = ((shown - low) / (high - low)).astype(np.float32)
+    return 1.0 - display if ds.PhotometricInterpretation == "MONOCHROME1" else display
+
+
+@dataclass(frozen=True, eq=False)
+class DicomSeries:
+    """Slices of one series stacked in the order of their position along the slice normal.
+
+    volume (S, H, W) float32 after the modality LUT (HU for CT); spacing (slice, row, col) in mm, the slice
+    spacing measured from ImagePositionPatient; positions (S, 3) ImagePositionPatient in mm (LPS), sorted;
+    normal (3,) the slice normal (row direction x column direction); thickness: SliceThickness in mm (what
+    one slice measures, not the distance between slices) or None; sources: the keys or paths in slice order.
+    """
+
+    volume: np.ndarray
+    spacing: tuple
+    positions: np.ndarray
+    normal: np.ndarray
+    orientation: tuple
+    thickness: float | None
+    sources: tuple
+
+
+def slice_positions(positions, orientation):
+    """Position of each slice along the slice normal, in mm: ``ImagePositionPatient . (row x column direction)``.
+
+    positions: (S, 3) ImagePositionPatient per slice; orientation: the 6 values of ImageOrientationPatient.
+    Returns (S,) float64; sorting by it orders the slices, its differences are the slice spacing.
+    Introduced in 01_medical_images.ipynb.
+    """
+    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+    orientation = np.asarray(orientation, dtype=np.float64)
+    if orientation.shape != (6,):
+        raise ValueError(f"orientation must hold 6 values (row and column direction), got shape {orientation.shape}")
+    return positions @ np.cross(orientation[:3], orientation[3:])
+
+
+def load_dicom_series(series, tolerance=0.01):
+    """Read the slices of one series (a name of :data:`SERIES`, or a list of keys/paths) -> DicomSeries.
+
+    Slices are sorted by :func:`slice_positions`, not by file name or InstanceNumber. Raises DataError when the
+    slices do not share one orientation and size, when two lie at the same position, or when the gaps between
+    neighbours differ by more than ``tolerance`` (a fraction of the median gap): a missing slice, which a
+    volume with one slice spacing cannot represent.
+    """
+    sources = SERIES[series] if isinstance(series, str) and series in SERIES else tuple(series)
+    if isinstance(series, str) and series not in SERIES or len(sources) < 2:
+        raise DataError(f"a series needs at least 2 slices: a name of {list(SERIES)} or a list of keys/paths, "
+                        f"got {series!r}")
+    datasets = [_read_dicom(s) for s in sources]
+    orientation = np.array([float(v) for v in datasets[0].ImageOrientationPatient])
+    if any(not np.allclose([float(v) for v in ds.ImageOrientationPatient], orientation, atol=1e-4) for ds in datasets):
+        raise DataError(f"{series!r}: the slices have different ImageOrientationPatient; they are not one stack")
+    if len({(int(ds.Rows), int(ds.Columns)) for ds in datasets}) > 1:
+        raise DataError(f"{series!r}: the slices have different numbers of rows and columns; they are not one stack")
+    positions = np.array([[float(v) for v in ds.ImagePositionPatient] for ds in datasets])
+    along = slice_positions(positions, orientation)
+    order = np.argsort(along)
+    gaps = np.diff(along[order])
+    if np.any(gaps <= 1e-6):
+        raise DataError(f"{series!r}: two slices lie at the same position ({np.round(along[order], 3)} mm)")
+    if np.ptp(gaps) > tolerance * np.median(gaps):
+        raise DataError(f"{series!r}: the slices are not evenly spaced, gaps {np.round(gaps, 3).tolist()} mm "
+                        f"between neighbours: slices are missing, so the series is not one regular volume")
+    volume = np.stack([_modality_values(datasets[i], datasets[i].pixel_array) for i in order])
+    row_spacing, col_spacing = _first_spacing(datasets[0]) or (1.0, 1.0)
+    thickness = datasets[0].get("SliceThickness")
+    return DicomSeries(volume=volume, spacing=(float(np.median(gaps)), row_spacing, col_spacing),
+                       positions=positions[order], normal=np.cross(orientation[:3], orientation[3:]),
+                       orientation=tuple(orientation), thickness=None if thickness is None else float(thickness),
+                       sources=tuple(sources[i] for i in order))
 
 
 # ----------------------------------------------------------------------------------------------- MNI
@@ -233,10 +364,14 @@ class BrainVolume:
     axcodes: tuple
 
 
-def _read_nifti(key):
+def _read_nifti(key, z=None):
+    """A MNI volume as float32 in [0, 1] (stored as uint8) and its image; ``z``: a slice of axial slices to read
+    (nibabel's ``slicer`` reads only those and adjusts the affine), or None for the whole volume."""
     import nibabel as nib
 
     img = nib.load(source_path(key))
+    if z is not None:
+        img = img.slicer[:, :, z]
     array = np.asarray(img.dataobj, dtype=np.float32)
     array /= 255.0  # in place: these volumes are 35 MB each
     return array, img
@@ -247,6 +382,23 @@ def _frozen(array):
     return array
 
 
+def _brain_volume(z=None):
+    import nibabel as nib
+
+    t1, img = _read_nifti("mni_t1", z)
+    gm, _ = _read_nifti("mni_gm", z)
+    wm, _ = _read_nifti("mni_wm", z)
+    mask = t1 > 0.2
+    csf = 1.0 - gm  # in place below, to keep the peak memory low
+    csf -= wm
+    np.clip(csf, 0.0, 1.0, out=csf)
+    csf[~mask] = 0.0
+    spacing = tuple(float(s) for s in img.header.get_zooms()[:3])
+    return BrainVolume(t1=_frozen(t1), gm=_frozen(gm), wm=_frozen(wm), csf=_frozen(csf), mask=_frozen(mask),
+                       affine=_frozen(img.affine.astype(np.float64)), spacing=spacing,
+                       axcodes=tuple(nib.aff2axcodes(img.affine)))
+
+
 @functools.lru_cache(maxsize=1)
 def load_mni():
     """Load the MNI152 T1 and tissue maps (cached per process) -> BrainVolume.
@@ -255,20 +407,21 @@ def load_mni():
     csf = inside the mask, the probability left after grey and white matter: clip(1 - gm - wm, 0, 1);
     these voxels are dark in T1 (ventricles, sulci), as CSF is.
     """
-    import nibabel as nib
+    return _brain_volume()
 
-    t1, img = _read_nifti("mni_t1")
-    gm, _ = _read_nifti("mni_gm")
-    wm, _ = _read_nifti("mni_wm")
-    mask = t1 > 0.2
-    csf = 1.0 - gm  # in place below, to keep the peak memory low
-    csf -= wm
-    np.clip(csf, 0.0, 1.0, out=csf)
-    csf[~mask] = 0.0
-    spacing = tuple(float(z) for z in img.header.get_zooms()[:3])
-    return BrainVolume(t1=_frozen(t1), gm=_frozen(gm), wm=_frozen(wm), csf=_frozen(csf), mask=_frozen(mask),
-                       affine=_frozen(img.affine.astype(np.float64)), spacing=spacing,
-                       axcodes=tuple(nib.aff2axcodes(img.affine)))
+
+def load_mni_slices(z):
+    """Axial slices ``z`` (a ``slice``, e.g. ``slice(60, 121, 3)``) of the MNI152 T1 and tissue maps -> BrainVolume.
+
+    The same arrays as ``load_mni()`` indexed with ``[:, :, z]``, read without loading the whole volumes (a
+    fraction of the memory and time; not cached); ``affine`` and ``spacing`` are those of the slab (a step of 3
+    gives 3 mm between slices), so voxel indices of the slab still map to the right world coordinates.
+    """
+    if not isinstance(z, slice) or (z.step is not None and z.step < 1):
+        raise ValueError(f"z must be a slice of axial slices with a positive step, e.g. slice(60, 121, 3); got {z!r}")
+    if len(range(*z.indices(MANIFEST["mni_t1"][5][2]))) == 0:
+        raise ValueError(f"z={z!r} selects no slice of the {MANIFEST['mni_t1'][5][2]} axial slices")
+    return _brain_volume(z)
 
 
 def load_mni_t1():

@@ -17,6 +17,20 @@ def test_activation_curve_derivative_matches_finite_differences(name):
     assert np.allclose(dy[inner], numeric[inner], atol=1e-3)
 
 
+def test_one_table_of_activations_for_layers_and_models():
+    from labkit import models
+
+    assert isinstance(layers.ACTIVATIONS["leaky_relu"](), nn.LeakyReLU)
+    assert layers.ACTIVATIONS["leaky_relu"]().negative_slope == layers.LEAKY_SLOPE
+    mlp = models.MLP(3, hidden=(4,), activation="leaky_relu")
+    assert mlp.net[1].negative_slope == layers.LEAKY_SLOPE
+    x, y, dy = layers.activation_curve("leaky_relu", -2, 2, n=5)
+    np.testing.assert_allclose(dy[[0, 1, 3, 4]], [layers.LEAKY_SLOPE, layers.LEAKY_SLOPE, 1.0, 1.0])
+    for name, make in layers.ACTIVATIONS.items():
+        assert isinstance(make(), nn.Module), name
+        assert isinstance(models.MLP(2, hidden=(3,), activation=name).net[1], nn.Module)
+
+
 @pytest.mark.parametrize("kwargs", [dict(name="softmax"), dict(name="relu", x_min=1, x_max=0),
                                     dict(name="tanh", temperature=0), dict(name="tanh", temperature=float("nan")),
                                     dict(name="gelu", x_max=float("inf"))])
@@ -40,14 +54,15 @@ def test_conv2d_rejects_channel_mismatch():
         layers.conv2d(torch.zeros(1, 2, 5, 5), torch.zeros(1, 3, 3, 3))
 
 
-@pytest.mark.parametrize("n,k,s,p", [(64, 3, 1, 1), (64, 2, 2, 0), (7, 3, 2, 1), (5, 5, 1, 0), (10, 4, 3, 2)])
-def test_conv_output_size_matches_torch(n, k, s, p):
-    out = nn.Conv2d(1, 1, k, stride=s, padding=p)(torch.zeros(1, 1, n, n))
-    assert layers.conv_output_size(n, k, s, p) == out.shape[-1]
+@pytest.mark.parametrize("n,k,s,p,d", [(64, 3, 1, 1, 1), (64, 2, 2, 0, 1), (7, 3, 2, 1, 1), (5, 5, 1, 0, 1),
+                                       (10, 4, 3, 2, 1), (64, 3, 1, 2, 2), (30, 5, 2, 3, 3), (9, 3, 1, 0, 4)])
+def test_conv_output_size_matches_torch(n, k, s, p, d):
+    out = nn.Conv2d(1, 1, k, stride=s, padding=p, dilation=d)(torch.zeros(1, 1, n, n))
+    assert layers.conv_output_size(n, k, s, p, d) == out.shape[-1]
 
 
 def test_conv_output_size_rejects_bad_input():
-    for args in [(0, 3), (5, 7), (5, 3, 0), (5.0, 3), (5, 3, 1, -1)]:
+    for args in [(0, 3), (5, 7), (5, 3, 0), (5.0, 3), (5, 3, 1, -1), (5, 3, 1, 0, 0), (5, 3, 1, 0, 3)]:
         with pytest.raises(ValueError):
             layers.conv_output_size(*args)
 
@@ -66,8 +81,32 @@ def test_receptive_field_simple_cases():
     assert layers.receptive_field([3]) == 3
     assert layers.receptive_field([3, 3, 3]) == 7
     assert layers.receptive_field([2, 2], [2, 2]) == 4
+    assert layers.receptive_field([3, 3, 3], dilations=[1, 2, 4]) == 15
     with pytest.raises(ValueError):
         layers.receptive_field([3, 3], [1])
+    with pytest.raises(ValueError):
+        layers.receptive_field([3, 3], [1, 1], [1])
+    with pytest.raises(ValueError):
+        layers.receptive_field([3, 3], [1, 1], [1, 0])
+
+
+@pytest.mark.parametrize("dilations", [(1, 2, 4), (2, 2, 2), (1, 3, 1)])
+def test_dilated_receptive_field_matches_gradient(dilations):
+    stack = nn.Sequential(*[nn.Conv2d(1, 1, 3, padding=d, dilation=d) for d in dilations])
+    footprint = layers.gradient_footprint(stack, (1, 41, 41)) > 0
+    rows = np.flatnonzero(footprint.any(1))
+    assert np.ptp(rows) + 1 == layers.receptive_field([3] * 3, [1] * 3, list(dilations))
+
+
+def test_gradient_footprint_in_3d_and_bad_input():
+    stack = nn.Sequential(nn.Conv3d(1, 2, (1, 3, 3)), nn.Conv3d(2, 1, 3, stride=(1, 2, 2)))
+    hit = np.argwhere(layers.gradient_footprint(stack, (1, 9, 21, 21)) > 0)
+    per_axis = (layers.receptive_field([1, 3], [1, 1]), layers.receptive_field([3, 3], [1, 2]))
+    assert tuple(np.ptp(hit, axis=0) + 1) == (per_axis[0], per_axis[1], per_axis[1]) == (3, 5, 5)
+    with pytest.raises(ValueError, match="position"):
+        layers.gradient_footprint(stack, (1, 9, 21, 21), position=(1, 1))
+    with pytest.raises(ValueError, match="same rank"):
+        layers.gradient_footprint(nn.Flatten(), (1, 8, 8))
 
 
 def test_classic_kernels_sum_to_one_or_zero():

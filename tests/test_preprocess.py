@@ -68,6 +68,45 @@ def test_crop_or_pad_matches_monai(n, t):
     np.testing.assert_array_equal(preprocess.crop_or_pad(image, (t, 5)), want)
 
 
+def test_anti_alias_sigma_follows_skimage_and_resample_uses_it():
+    from scipy import ndimage
+
+    np.testing.assert_allclose(preprocess.anti_alias_sigma((0.5, 1.0, 2.0), 2.0), [1.5, 0.5, 0.0])
+    image = _rng(2).random((40, 36)).astype(np.float32)
+    smoothed = ndimage.gaussian_filter(image, (1.5, 0.5), mode="nearest")
+    np.testing.assert_allclose(preprocess.resample_to_spacing(image, (1.0, 1.0), (4.0, 2.0), anti_alias=True),
+                               preprocess.resample_to_spacing(smoothed, (1.0, 1.0), (4.0, 2.0)), atol=1e-6)
+    # up-sampling and masks are left alone
+    np.testing.assert_array_equal(preprocess.resample_to_spacing(image, 1.0, 0.5, anti_alias=True),
+                                  preprocess.resample_to_spacing(image, 1.0, 0.5))
+    mask = image > 0.5
+    np.testing.assert_array_equal(preprocess.resample_to_spacing(mask, 1.0, 3.0, order=0, anti_alias=True),
+                                  preprocess.resample_to_spacing(mask, 1.0, 3.0, order=0))
+
+
+def test_anti_aliasing_removes_a_pattern_finer_than_the_new_grid():
+    """Stripes with a period of 2.5 pixels, down-sampled 4 times: plain sampling turns them into a false coarse
+    pattern of almost the full contrast, smoothing first removes it."""
+    stripes = np.tile(np.sin(2 * np.pi * np.arange(200) / 2.5), (40, 1)).astype(np.float32)
+    plain = preprocess.resample_to_spacing(stripes, 1.0, 4.0)
+    smoothed = preprocess.resample_to_spacing(stripes, 1.0, 4.0, anti_alias=True)
+    inner = (slice(2, -2), slice(2, -2))   # away from the edges, where the border values repeat
+    assert plain[inner].std() > 0.5 and smoothed[inner].std() < 0.05 * plain[inner].std()
+
+
+def test_rician_noise_has_the_rayleigh_bias_and_gaussian_core():
+    zeros = preprocess.add_noise(np.zeros((300, 300)), 0.1, seed=1, kind="rician")
+    assert zeros.min() >= 0 and abs(zeros.mean() - 0.1 * np.sqrt(np.pi / 2)) < 0.002   # Rayleigh mean
+    bright = preprocess.add_noise(np.full((300, 300), 2.0), 0.1, seed=1, kind="rician")
+    assert abs(bright.std() - 0.1) < 0.003 and abs(bright.mean() - 2.0) < 0.01   # high SNR: nearly Gaussian
+    rng = np.random.default_rng(4)
+    real, imaginary = rng.normal(0, 0.1, (2, 8, 9))
+    np.testing.assert_allclose(preprocess.add_noise(np.ones((8, 9)), 0.1, seed=4, kind="rician"),
+                               np.hypot(1 + real, imaginary), rtol=1e-6)
+    with pytest.raises(ValueError, match="kind"):
+        preprocess.add_noise(np.zeros(3), 0.1, kind="poisson")
+
+
 def test_add_noise_is_seeded_and_local():
     state = np.random.get_state()[1].copy()
     a = preprocess.add_noise(np.zeros((100, 100)), 0.1, seed=3)

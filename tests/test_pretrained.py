@@ -56,7 +56,7 @@ def test_gray_to_rgb_normalized_matches_torchvision_and_rejects_bad_shapes():
 def test_freeze_backbone_leaves_only_the_head_trainable():
     model = pretrained.load_efficientnet_lite0(pretrained=False, n_classes=1)
     assert pretrained.freeze_backbone(model, model._fc) is model
-    assert pretrained.trainable_names(model) == ["_fc.weight", "_fc.bias"]
+    assert [n for n, p in model.named_parameters() if p.requires_grad] == ["_fc.weight", "_fc.bias"]
     with pytest.raises(ValueError, match="submodule"):
         pretrained.freeze_backbone(model, torch.nn.Linear(2, 2))
     with pytest.raises(TypeError):
@@ -74,6 +74,19 @@ def test_cached_activations_give_the_same_features_as_one_pass():
     head = pretrained.top_blocks(model, start=8, stop=11, n_classes=2)
     assert head(acts).shape == (4, 2)
     assert head[0]._expand_conv.weight is not model._blocks[8]._expand_conv.weight   # a copy, not shared
+
+
+def test_top_blocks_from_the_stem_is_the_whole_network_up_to_a_block():
+    model, x = _model(), torch.rand(3, 1, 64, 64)
+    whole = pretrained.top_blocks(model, start=0, stop=11).eval()
+    with torch.no_grad():
+        pooled = whole[:-1](x)   # everything but the new head
+    assert torch.allclose(pooled, pretrained.extract_features(model, x, upto=10), atol=1e-5)
+    assert whole(x).shape == (3, 1) and all(p.requires_grad for p in whole.parameters())
+    with pytest.raises(ValueError, match="0 <= start < stop"):
+        pretrained.top_blocks(model, start=5, stop=5)
+    with pytest.raises(TypeError, match="EfficientNet"):
+        pretrained.top_blocks(torch.nn.Linear(2, 2), start=0)
 
 
 @pytest.mark.parametrize("bad, kwargs, match", [

@@ -15,10 +15,14 @@ def fresh_cache():
     realdata.source_path.cache_clear()
 
 
+SERIES_SLICES = {key for keys in realdata.SERIES.values() for key in keys}
+
+
 @pytest.mark.parametrize("key", sorted(realdata.MANIFEST))
 def test_every_source_verifies(key):
     path = realdata.source_path(key)
-    assert path.is_file() and path.name.endswith((".gz", ".dcm", ".jpg", ".png", ".tif"))
+    assert path.is_file()
+    assert path.name.endswith((".gz", ".dcm", ".jpg", ".png", ".tif")) or key in SERIES_SLICES  # DICOMDIR files
 
 
 def test_list_sources_rows():
@@ -66,6 +70,81 @@ def test_monochrome1_xray_is_inverted():
 def test_ultrasound_rgb_and_multiframe():
     assert realdata.load_dicom("ultrasound").pixels.shape == (480, 640, 3)
     assert realdata.load_dicom("mr_multiframe").pixels.shape == (10, 64, 64)
+
+
+@pytest.mark.parametrize("key", realdata.DICOM_KEYS)
+def test_pixels_are_pydicoms_modality_lut_and_equal_to_hu(key):
+    """The loader's pixels are pydicom's Modality LUT, which for these files is the lesson's to_hu line."""
+    import pydicom
+
+    ds = pydicom.dcmread(realdata.source_path(key))
+    image = realdata.load_dicom(key)
+    by_hand = realdata.to_hu(image.raw, float(ds.get("RescaleSlope", 1)), float(ds.get("RescaleIntercept", 0)))
+    if ds.PhotometricInterpretation == "MONOCHROME1":
+        by_hand = image.pixels.max() + by_hand.min() - by_hand  # inverted around the same range ...
+        assert np.corrcoef(by_hand.ravel()[::97], image.pixels.ravel()[::97])[0, 1] > 0.999  # ... same ordering
+    else:
+        np.testing.assert_allclose(image.pixels, by_hand, rtol=1e-6, atol=1e-3)
+
+
+def test_apply_header_window_is_dicoms_linear_window():
+    image = realdata.load_dicom("head_ct")
+    center, width = image.windows[0]
+    display = realdata.apply_header_window("head_ct")
+    assert display.shape == image.pixels.shape and display.dtype == np.float32
+    assert display.min() == 0.0 and display.max() == 1.0
+    # DICOM's LINEAR window uses center - 0.5 and width - 1 (PS3.3 C.11.2.1.2): at most about 1/width apart
+    assert np.abs(display - realdata.apply_window(image.pixels, center, width)).max() <= 1.01 / (width - 1)
+    exact = np.clip((image.pixels - (center - 0.5)) / (width - 1) + 0.5, 0, 1)
+    np.testing.assert_allclose(display, exact, atol=1e-6)
+    xray = realdata.load_dicom("chest_xray")  # MONOCHROME1: inverted like the loader's pixels
+    shown = realdata.apply_header_window("chest_xray")
+    mine = realdata.apply_window(xray.pixels, *xray.windows[0])
+    assert np.abs(shown - mine).max() < 1e-3
+
+
+@pytest.mark.parametrize("key,match", [("ct_small", "0 window"), ("ultrasound", "grey-scale"),
+                                       ("mr_multiframe", "0 window")])
+def test_apply_header_window_refuses_what_it_cannot_do(key, match):
+    with pytest.raises(realdata.DataError, match=match):
+        realdata.apply_header_window(key)
+
+
+def test_slice_positions_project_on_the_normal():
+    axial = (1, 0, 0, 0, 1, 0)
+    np.testing.assert_allclose(realdata.slice_positions([[5, 7, -3.0], [0, 0, 2.5]], axial), [-3.0, 2.5])
+    sagittal = (0, 1, 0, 0, 0, -1)  # rows along y, columns along -z: the normal is -x
+    np.testing.assert_allclose(realdata.slice_positions([[10.0, 0, 0]], sagittal), [-10.0])
+    with pytest.raises(ValueError, match="6 values"):
+        realdata.slice_positions([[0, 0, 0]], (1, 0, 0))
+
+
+def test_load_dicom_series_sorts_by_position_not_file_name():
+    series = realdata.load_dicom_series("cardiac_ct")
+    assert series.volume.shape == (5, 16, 16) and series.volume.dtype == np.float32
+    assert series.spacing == pytest.approx((2.5, 0.488281, 0.488281))
+    assert np.all(np.diff(series.positions @ series.normal) > 0)
+    assert series.sources == tuple(reversed(realdata.SERIES["cardiac_ct"]))  # the files lie in reverse body order
+    assert series.thickness == 2.5
+    first = realdata.load_dicom(series.sources[0])
+    np.testing.assert_array_equal(series.volume[0], first.pixels)
+    same = realdata.load_dicom_series(list(reversed(realdata.SERIES["cardiac_ct"])))
+    np.testing.assert_array_equal(same.volume, series.volume)
+
+
+def test_load_dicom_series_refuses_gaps_duplicates_and_bad_names():
+    with pytest.raises(realdata.DataError, match="not evenly spaced"):
+        realdata.load_dicom_series("head_ct_series")
+    with pytest.raises(realdata.DataError, match="same position"):
+        realdata.load_dicom_series(["cardiac_ct_1", "cardiac_ct_1"])
+    with pytest.raises(realdata.DataError, match="at least 2 slices"):
+        realdata.load_dicom_series("no_such_series")
+    with pytest.raises(realdata.DataError, match="at least 2 slices"):
+        realdata.load_dicom_series(["cardiac_ct_1"])
+    with pytest.raises(realdata.DataError, match="different ImageOrientationPatient"):
+        realdata.load_dicom_series(["cardiac_ct_1", "mr_shoulder"])
+    with pytest.raises(realdata.DataError, match="different numbers of rows"):
+        realdata.load_dicom_series(["cardiac_ct_1", "ct_small"])
 
 
 def test_load_dicom_accepts_a_path():
@@ -136,6 +215,19 @@ def test_load_mni_volume():
     assert not np.any(vol.csf[~vol.mask])
     t1_csf, t1_gm, t1_wm = (vol.t1[p > 0.5].mean() for p in (vol.csf, vol.gm, vol.wm))
     assert t1_csf < t1_gm < t1_wm, "T1 contrast: CSF dark, white matter bright"
+
+
+def test_load_mni_slices_matches_the_full_volume():
+    z = slice(60, 121, 3)
+    slab = realdata.load_mni_slices(z)
+    vol = realdata.load_mni()
+    for name in ("t1", "gm", "wm", "csf", "mask"):
+        assert np.array_equal(getattr(slab, name), getattr(vol, name)[:, :, z]), name
+    assert slab.spacing == (1.0, 1.0, 3.0) and slab.axcodes == ("R", "A", "S")
+    np.testing.assert_allclose(slab.affine @ [10, 20, 4, 1], vol.affine @ [10, 20, 60 + 3 * 4, 1])
+    for bad in (60, slice(200, 210), slice(0, 10, -1)):
+        with pytest.raises(ValueError):
+            realdata.load_mni_slices(bad)
 
 
 def test_load_mni_t1_matches_the_full_volume_without_caching_it():

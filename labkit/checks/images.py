@@ -13,9 +13,10 @@ def _example_images(seed=0):
             np.zeros((4, 4), np.float32), np.linspace(0, 1, 9, dtype=np.float32).reshape(3, 3)]
 
 
-@checker(hint="A comparison of an array with a number gives a boolean array; the mean of booleans is the share of "
-              "True values.",
-         formula="Compare the image with the threshold (image > threshold), then take the mean of the boolean array.")
+@checker(hint="A fraction is a count divided by the total: how many pixels are above the threshold, out of all the "
+              "pixels. NumPy compares a whole array with a number in one go.",
+         formula="np.mean(image > threshold): the comparison gives True/False per pixel and the mean of booleans is "
+                 "the share of True values; return it as a float.")
 def bright_fraction(answer):
     """00_welcome: fraction of pixels strictly brighter than a threshold."""
     for image in _example_images():

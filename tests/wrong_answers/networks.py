@@ -10,9 +10,26 @@ def sigmoid_derivative(x):
 def linear_forward(x, weight, bias):
     return x @ weight.T   # forgets the bias
 ''',
-    "mlp_param_count": '''
-def mlp_param_count(sizes):
-    return sum(a * b for a, b in zip(sizes, sizes[1:]))   # forgets the biases
+    "softmax": '''
+import torch
+def softmax(logits):
+    e = logits.exp()   # no shift by the maximum: exp(1000) overflows to inf, inf / inf is NaN
+    return e / e.sum(dim=-1, keepdim=True)
+''',
+    "sgd_step": '''
+import torch
+def sgd_step(params, lr):
+    with torch.no_grad():
+        for p in params:
+            p += lr * p.grad   # gradient ascent: the step goes uphill
+''',
+    "he_normal_": '''
+import math
+import torch
+def he_normal_(weight):
+    with torch.no_grad():
+        weight.normal_(0, math.sqrt(1 / weight[0].numel()))   # forgets ReLU's factor 2
+    return weight
 ''',
     "conv2d_single": '''
 import torch
@@ -26,11 +43,49 @@ def conv2d_single(image, kernel):
     return out
 ''',
     "conv_output_size": '''
-def conv_output_size(n, k, s=1, p=0):
-    return (n + p - k) // s + 1   # pads one side only
+def conv_output_size(n, k, s=1, p=0, d=1):
+    return (n + 2 * p - k) // s + 1   # ignores the dilation: a dilated kernel spans d * (k - 1) + 1 pixels
 ''',
     "receptive_field": '''
 def receptive_field(kernel_sizes, strides):
     return 1 + sum(k - 1 for k in kernel_sizes)   # ignores the strides
+''',
+    "TinyCNN": '''
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+class TinyCNN(nn.Module):
+    def __init__(self, in_channels=1, width=8, n_classes=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, width, 3, padding=1)
+        self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1)
+        self.head = nn.Linear(2 * width * 16 * 16, n_classes)   # flattens a 64 x 64 input instead of pooling
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        return self.head(x.flatten(1))
+''',
+    "batch_norm": '''
+import torch
+def batch_norm(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    axes = [0] + list(range(2, x.ndim))   # uses the batch statistics in evaluation too
+    mean, var = x.mean(dim=axes), x.var(dim=axes, unbiased=False)
+    if training:
+        n = x.numel() // x.shape[1]
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var = (1 - momentum) * running_var + momentum * var * n / (n - 1)
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    y = (x - mean.reshape(shape)) / torch.sqrt(var.reshape(shape) + eps) * gamma.reshape(shape) + beta.reshape(shape)
+    return y, running_mean, running_var
+''',
+    "receptive_field_mm": '''
+import numpy as np
+def receptive_field_mm(kernel_sizes, strides, spacing):
+    field = np.ones(3)
+    for k in kernel_sizes:
+        field += np.asarray(k) - 1   # ignores the strides
+    return field * np.asarray(spacing)
 ''',
 }
