@@ -229,22 +229,31 @@ def average_precision(precision, recall):
     return float(np.sum(steps * envelope))
 
 
-def froc(detections, gt_boxes, iou_threshold=0.5):
-    """Free-response ROC: sensitivity against mean false positives per image, at every score threshold.
+def froc(detections, gt_boxes, iou_threshold=0.5, scans=None):
+    """Free-response ROC: sensitivity against mean false positives per scan, at every score threshold.
 
-    Returns (fp_per_image, sensitivity, scores), each (D,) float64 over the pooled detections sorted by
-    decreasing score (as :func:`precision_recall`).
+    scans: optional (N,) id of the scan (patient, volume) each image belongs to; the false positives are divided
+    by the number of distinct scans, as LUNA16 counts them per CT scan. Default: every image is its own scan.
+    Returns (fp_per_scan, sensitivity, scores), each (D,) float64 over the pooled detections sorted by decreasing
+    score (as :func:`precision_recall`).
     """
     scores, tp, n_gt = _pool(detections, gt_boxes, iou_threshold)
-    fp_per_image = np.cumsum(~tp) / max(len(gt_boxes), 1)
+    if scans is None:
+        n_scans = len(gt_boxes)
+    else:
+        scans = np.asarray(scans).reshape(-1)
+        if len(scans) != len(gt_boxes):
+            raise ValueError(f"scans must give one id per image ({len(gt_boxes)}), got {len(scans)}")
+        n_scans = len(np.unique(scans))
+    fp_per_scan = np.cumsum(~tp) / max(n_scans, 1)
     sensitivity = np.cumsum(tp) / n_gt if n_gt else np.full(len(tp), np.nan)
-    return fp_per_image, sensitivity, scores
+    return fp_per_scan, sensitivity, scores
 
 
 def sensitivity_at(fp_per_image, sensitivity, fps=(0.125, 0.25, 0.5, 1, 2, 4, 8)):
-    """Sensitivity of an FROC curve at given false-positive rates (the best reached without exceeding each).
-
-    Returns (len(fps),) float64; their mean is the competition performance metric (CPM) of LUNA16.
+    """Sensitivity of an FROC curve at given false-positive rates per image or per scan (the best reached
+    without exceeding each). Returns (len(fps),) float64; with the default rates per scan, their mean is the
+    competition performance metric (CPM) of LUNA16.
     """
     fp, sens = np.asarray(fp_per_image, np.float64), np.asarray(sensitivity, np.float64)
     if fp.shape != sens.shape or fp.ndim != 1:

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["double_conv", "SmallUNet", "make_unet", "predict_labels", "segmentation_metrics", "iou_from_dice"]
+__all__ = ["double_conv", "SmallUNet", "make_unet", "predict_labels", "segmentation_metrics",
+           "worst_case_distance", "iou_from_dice"]
 
 
 def double_conv(in_channels, out_channels):
@@ -60,16 +61,19 @@ class SmallUNet(nn.Module):
         return self.head(d1)
 
 
-def make_unet(n_classes=4, in_channels=1, channels=(16, 32, 64, 128), num_res_units=2, dropout=0.0):
-    """MONAI's 2-D UNet with stride-2 down-sampling between ``channels`` levels and residual units.
+def make_unet(n_classes=4, in_channels=1, channels=(16, 32, 64, 128), num_res_units=2, dropout=0.0, spatial_dims=2):
+    """MONAI's UNet with stride-2 down-sampling between ``channels`` levels and residual units.
 
-    Input (N, in_channels, H, W), H and W divisible by 2 ** (len(channels) - 1); output logits (N, n_classes, H, W).
+    Input (N, in_channels, H, W) (or (N, in_channels, X, Y, Z) with ``spatial_dims=3``), every side divisible by
+    2 ** (len(channels) - 1); output logits of the same spatial size with n_classes channels.
     """
     from monai.networks.nets import UNet
 
     if len(channels) < 2:
         raise ValueError(f"channels needs at least 2 levels, got {channels!r}")
-    return UNet(spatial_dims=2, in_channels=in_channels, out_channels=n_classes, channels=tuple(channels),
+    if spatial_dims not in (2, 3):
+        raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims!r}")
+    return UNet(spatial_dims=spatial_dims, in_channels=in_channels, out_channels=n_classes, channels=tuple(channels),
                 strides=(2,) * (len(channels) - 1), num_res_units=num_res_units, dropout=dropout)
 
 
@@ -93,27 +97,47 @@ def _one_hot(labels, n_classes):
     return one_hot(t[:, None], n_classes, dim=1)
 
 
-def segmentation_metrics(pred, target, n_classes, spacing=1.0):
-    """Per-image MONAI metrics of label maps ``pred`` and ``target`` (N, H, W) int, background excluded.
+def worst_case_distance(shape, spacing=1.0):
+    """The largest distance inside an image of ``shape`` (H, W) or (X, Y, Z) pixels of ``spacing`` (a number or
+    one per axis): its diagonal, in the units of spacing. The HD95 given to a class found in only one of the two
+    label maps (missed, or predicted where there is none), where the distance is otherwise undefined."""
+    shape = np.asarray(shape, dtype=np.float64)
+    spacing = np.broadcast_to(np.asarray(spacing, dtype=np.float64), shape.shape)
+    return float(np.sqrt(np.sum((shape * spacing) ** 2)))
 
-    Returns a dict of (N, n_classes - 1) float64 arrays: 'dice' (DiceMetric), 'iou' (MeanIoU) and 'hd95'
-    (HausdorffDistanceMetric, percentile 95, in the units of ``spacing``, pixel size). A class absent from the
-    target gives nan (MONAI skips it); absent from the prediction, HD95 is nan too. Average with np.nanmean.
+
+def segmentation_metrics(pred, target, n_classes, spacing=1.0):
+    """Per-image MONAI metrics of label maps ``pred`` and ``target`` (N, H, W) or (N, X, Y, Z) int, background
+    excluded -> dict of (N, n_classes - 1) arrays.
+
+    'dice' (DiceMetric), 'iou' (MeanIoU) and 'hd95' (HausdorffDistanceMetric, percentile 95, in the units of
+    ``spacing``: the pixel size, a number or one per axis). A class present in exactly one of the two maps has
+    Dice and IoU 0 and, where MONAI's HD95 is undefined, the worst case: the image diagonal
+    (:func:`worst_case_distance`); 'worst_case' (bool) marks those entries, so they can be counted. A class absent
+    from both maps is not scored: nan in all three (average with np.nanmean and report how many were scored).
     """
     from monai.metrics import DiceMetric, HausdorffDistanceMetric, MeanIoU
 
     pred, target = np.asarray(pred), np.asarray(target)
-    if pred.shape != target.shape or pred.ndim != 3:
-        raise ValueError(f"pred and target must be label maps (N, H, W) of one shape, got {pred.shape}, "
-                         f"{target.shape}")
+    if pred.shape != target.shape or pred.ndim not in (3, 4):
+        raise ValueError(f"pred and target must be label maps (N, H, W) or (N, X, Y, Z) of one shape, got "
+                         f"{pred.shape}, {target.shape}")
+    spatial = pred.shape[1:]
+    steps = np.broadcast_to(np.asarray(spacing, dtype=np.float64), (len(spatial),))
     p, t = _one_hot(pred, n_classes), _one_hot(target, n_classes)
-    out = {"dice": DiceMetric(include_background=False, reduction="none")(p, t),
-           "iou": MeanIoU(include_background=False, reduction="none")(p, t)}
+    out = {"dice": DiceMetric(include_background=False, reduction="none", ignore_empty=False)(p, t),
+           "iou": MeanIoU(include_background=False, reduction="none", ignore_empty=False)(p, t)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out["hd95"] = HausdorffDistanceMetric(include_background=False, percentile=95, reduction="none")(p, t)
+        out["hd95"] = HausdorffDistanceMetric(include_background=False, percentile=95, reduction="none")(
+            p, t, spacing=steps.tolist())
     out = {k: v.double().numpy() for k, v in out.items()}
-    out["hd95"] = np.where(np.isfinite(out["hd95"]), out["hd95"] * float(spacing), np.nan)
+    axes = tuple(range(2, p.dim()))
+    in_pred, in_target = p[:, 1:].sum(dim=axes).numpy() > 0, t[:, 1:].sum(dim=axes).numpy() > 0
+    out["worst_case"] = in_pred != in_target
+    out["hd95"][out["worst_case"]] = worst_case_distance(spatial, steps)
+    for key in ("dice", "iou", "hd95"):
+        out[key][~in_pred & ~in_target] = np.nan
     return out
 
 

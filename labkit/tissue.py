@@ -6,6 +6,14 @@ What is real and what is generated:
   white matter probability maps (so they agree with the image by construction, unlike a radiologist's labels on a
   subject). Every slice comes from the same one image: a split by slice position tests new positions in that one
   brain, not new people.
+* ``make_template_volume``: the same template and labels as a 3-D volume on a coarse grid (e.g. 4 mm).
+* ``make_virtual_subject``: a *generated* variant of the template that stands in for a new subject (it is not one):
+  the template warped by a random smooth deformation and a random global scaling (a brain of another shape and
+  size), with new intensity statistics (tissue contrasts, gamma, a smooth bias field, noise). Its labels are the
+  warped probability maps' argmax, so they are exact. A model trained on the template and tested on it meets a new
+  shape and new intensities; it does not meet what real subjects add (pathology, atrophy, other scanners' artefacts,
+  the disagreement of human annotators).
+* ``volume_slices``: 2-D slices of such a volume, cut and resized as ``make_tissue_slices`` cuts the template.
 * ``make_second_contrast``: a T2- or FLAIR-like image *generated* from those probability maps.
 * ``make_multimodal_lesion_dataset``: crops of template slices with *generated* lesions in both contrasts and a
   *generated* clinical table.
@@ -18,8 +26,9 @@ import numpy as np
 from labkit import realdata
 from labkit.synthetic import lesion_boxes, lesion_shapes, paste_windows
 
-__all__ = ["TissueSlices", "MultiModalData", "TISSUE_CLASSES", "FEATURE_NAMES", "make_tissue_slices",
-           "split_slices", "make_second_contrast", "make_multimodal_lesion_dataset"]
+__all__ = ["TissueSlices", "TissueVolume", "MultiModalData", "TISSUE_CLASSES", "FEATURE_NAMES", "make_tissue_slices",
+           "split_slices", "make_template_volume", "make_virtual_subject", "volume_slices", "make_second_contrast",
+           "make_multimodal_lesion_dataset"]
 
 TISSUE_CLASSES = ("background", "csf", "grey matter", "white matter")
 FEATURE_NAMES = ("age", "crp", "symptom_score", "bmi", "heart_rate")
@@ -36,6 +45,19 @@ class TissueSlices:
     labels: np.ndarray
     probs: np.ndarray
     index: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class TissueVolume:
+    """One brain on a grid of ``spacing`` mm along the template's axes x, y, z: image (1, X, Y, Z) float32 T1-like
+    in [0, 1]; labels (X, Y, Z) int64 (0 background, 1 CSF, 2 grey, 3 white matter); probs (3, X, Y, Z) float32
+    CSF/GM/WM probabilities; spacing (3,) mm; name: 'MNI152 template' or 'virtual subject <seed>'."""
+
+    image: np.ndarray
+    labels: np.ndarray
+    probs: np.ndarray
+    spacing: tuple
+    name: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,6 +147,123 @@ def split_slices(index, fractions=(0.6, 0.2, 0.2), gap=3, seed=0):
             last = index[blocks[k - 1]].max()
             blocks[k] = blocks[k][index[blocks[k]] > last + gap]
     return {str(name): np.sort(block) for name, block in zip(names, blocks)}
+
+
+@functools.lru_cache(maxsize=1)
+def _template_2mm():
+    """Template T1, CSF, GM, WM and brain mask averaged into 2-mm voxels -> (5, X, Y, Z) float32 (about 22 MB)."""
+    was_cached = realdata.load_mni.cache_info().currsize > 0
+    vol = realdata.load_mni()
+    out = []
+    for v in (vol.t1, vol.csf, vol.gm, vol.wm, vol.mask):
+        a = np.pad(np.asarray(v, np.float32), [(0, n % 2) for n in v.shape])
+        x, y, z = (n // 2 for n in a.shape)
+        out.append(a.reshape(x, 2, y, 2, z, 2).mean(axis=(1, 3, 5)))
+    if not was_cached:
+        realdata.load_mni.cache_clear()  # keep the 150 MB of 1-mm volumes only if someone else holds them
+    return np.stack(out)
+
+
+def _smooth_field(shape, spacing, control_mm, rng):
+    """A smooth random field on a grid ``shape`` of ``spacing`` mm: Gaussian bumps (sigma = control_mm) on control
+    points every ``control_mm`` with standard-normal weights, scaled to max |field| = 1 -> float32."""
+    bumps = []
+    for n in shape:
+        x = (np.arange(n) + 0.5) * spacing
+        centres = np.arange(-control_mm, n * spacing + 2 * control_mm, control_mm)
+        bumps.append(np.exp(-(x[:, None] - centres[None, :]) ** 2 / (2 * control_mm ** 2)))
+    coef = rng.standard_normal(tuple(b.shape[1] for b in bumps))
+    field = np.einsum("ia,jb,kc,abc->ijk", *bumps, coef, optimize=True)
+    return (field / np.abs(field).max()).astype(np.float32)
+
+
+def _resample(spacing, scale=(1.0, 1.0, 1.0), displacement_mm=0.0, seed=0):
+    """Template channels (5, X, Y, Z) on a ``spacing``-mm grid, optionally warped: output point p (mm) reads the
+    template at centre + (p - centre) / scale + d(p), d a smooth field of max length displacement_mm."""
+    from scipy import ndimage
+
+    base = _template_2mm()
+    extent = np.array(base.shape[1:]) * 2.0  # mm
+    shape = tuple(int(np.ceil(e / spacing)) for e in extent)
+    rng = np.random.default_rng([seed, 109])
+    grids = np.meshgrid(*[(np.arange(n) + 0.5) * spacing for n in shape], indexing="ij")
+    centre = extent / 2
+    coords = []
+    for axis, g in enumerate(grids):
+        q = centre[axis] + (g - centre[axis]) / scale[axis]
+        if displacement_mm > 0:
+            q = q + displacement_mm / np.sqrt(3) * _smooth_field(shape, spacing, 40.0, rng)
+        coords.append(q / 2.0 - 0.5)  # mm -> 2-mm voxel coordinates (voxel centres at 1, 3, 5, ... mm)
+    coords = np.stack(coords)
+    return np.stack([ndimage.map_coordinates(c, coords, order=1, mode="constant", cval=0.0) for c in base])
+
+
+def _volume(channels, spacing, name, image=None):
+    t1, csf, gm, wm, mask = channels
+    probs = np.clip(np.stack([csf, gm, wm]), 0, 1).astype(np.float32)
+    labels = np.where(mask > 0.5, probs.argmax(axis=0) + 1, 0).astype(np.int64)
+    image = t1 if image is None else image
+    return TissueVolume(image=image[None].astype(np.float32), labels=labels, probs=probs,
+                        spacing=(float(spacing),) * 3, name=name)
+
+
+def _check_spacing(spacing):
+    if not isinstance(spacing, (int, float, np.integer, np.floating)) or not 2 <= spacing <= 16:
+        raise ValueError(f"spacing must be a number of mm in [2, 16], got {spacing!r}")
+    return float(spacing)
+
+
+def make_template_volume(spacing=4.0):
+    """The MNI152 template as a 3-D segmentation volume on an isotropic ``spacing``-mm grid -> TissueVolume.
+
+    Intensities and probability maps are averaged into 2-mm voxels, then linearly resampled to ``spacing``
+    (2 to 16 mm); labels are the argmax of the CSF/GM/WM maps inside the brain mask, as in make_tissue_slices.
+    """
+    return _volume(_resample(_check_spacing(spacing)), spacing, "MNI152 template")
+
+
+def make_virtual_subject(seed=0, spacing=4.0, displacement_mm=6.0, scale=0.06, contrast=0.06, gamma=(0.75, 1.35),
+                         bias=0.2, noise=0.02):
+    """A generated stand-in for a new subject: the MNI152 template, warped, with new intensities -> TissueVolume.
+
+    Shape: a random global scaling per axis (factors uniform in 1 +- ``scale``) and a smooth random displacement
+    (Gaussian bumps 40 mm wide, longest displacement ``displacement_mm``), applied alike to the T1 and the
+    probability maps, so the labels (their argmax inside the warped brain mask) stay exact. Intensities: each
+    tissue's T1 shifted by a random amount (std ``contrast``, weighted by its probability), a gamma uniform in
+    ``gamma``, a smooth multiplicative bias field exp(+-``bias``) and Gaussian noise of std ``noise``, clipped to
+    [0, 1]. ``seed`` fixes every draw. It is one image and its deformations, not a person: see the module docstring.
+    """
+    spacing = _check_spacing(spacing)
+    if not (0 <= displacement_mm <= 20 and 0 <= scale < 0.5 and contrast >= 0 and bias >= 0 and noise >= 0
+            and 0 < gamma[0] <= gamma[1]):
+        raise ValueError(f"need 0 <= displacement_mm <= 20, 0 <= scale < 0.5, contrast, bias, noise >= 0 and "
+                         f"0 < gamma[0] <= gamma[1]; got {displacement_mm}, {scale}, {contrast}, {bias}, {noise}, "
+                         f"{gamma}")
+    rng = np.random.default_rng([seed, 110])
+    factors = tuple(rng.uniform(1 - scale, 1 + scale, 3))
+    channels = _resample(spacing, factors, displacement_mm, seed)
+    t1, probs = channels[0], channels[1:4]
+    image = t1 + np.tensordot(rng.normal(0, contrast, 3).astype(np.float32), probs, axes=1)
+    image = np.clip(image, 0, 1) ** np.float32(rng.uniform(*gamma))
+    image *= np.exp(bias * _smooth_field(image.shape, spacing, 60.0, rng))
+    image += np.float32(noise) * rng.standard_normal(image.shape, np.float32)
+    return _volume(channels, spacing, f"virtual subject {seed}", np.clip(image, 0, 1))
+
+
+def volume_slices(volume, size=64, axis="coronal", min_brain_fraction=0.05):
+    """2-D slices of a TissueVolume, cut, padded and area-resized as make_tissue_slices cuts the template
+    -> TissueSlices (index: voxel index of the volume along ``axis``; multiply by its spacing for mm)."""
+    if not isinstance(volume, TissueVolume):
+        raise TypeError(f"volume must be a TissueVolume, got {type(volume).__name__}")
+    if axis not in _AXES or not (isinstance(size, (int, np.integer)) and size >= 16):
+        raise ValueError(f"need axis in {tuple(_AXES)} and an int size >= 16, got {axis!r}, {size!r}")
+    mask = (volume.labels > 0).astype(np.float32)
+    planes = [_oriented(v, axis) for v in (volume.image[0], *volume.probs, mask)]
+    keep = np.flatnonzero(planes[4].mean(axis=(1, 2)) >= min_brain_fraction)
+    t1, csf, gm, wm, brain = (_to_square(np.ascontiguousarray(p[keep]), size) for p in planes)
+    probs = np.clip(np.stack([csf, gm, wm], axis=1), 0, 1)
+    labels = np.where(brain > 0.5, probs.argmax(axis=1) + 1, 0).astype(np.int64)
+    return TissueSlices(images=t1[:, None], labels=labels, probs=probs, index=keep.astype(np.int64))
 
 
 def make_second_contrast(probs, kind="t2", noise=0.02, seed=0):

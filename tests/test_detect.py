@@ -90,6 +90,11 @@ def test_precision_recall_average_precision_and_froc_on_a_hand_example():
     fp, sens, _ = detect.froc(dets, gt)
     np.testing.assert_allclose(fp, [0, 0, 0.5])
     np.testing.assert_allclose(detect.sensitivity_at(fp, sens, fps=(0.25, 1.0)), [2 / 3, 2 / 3])
+    fp_scan, sens_scan, _ = detect.froc(dets, gt, scans=["a", "a"])  # both images from one scan
+    np.testing.assert_allclose(fp_scan, [0, 0, 1.0])
+    np.testing.assert_allclose(sens_scan, sens)
+    with pytest.raises(ValueError, match="one id per image"):
+        detect.froc(dets, gt, scans=[0])
 
 
 def test_average_precision_edge_cases():

@@ -56,6 +56,54 @@ def test_split_slices_bad_fractions(slices):
         tissue.split_slices(slices.index, fractions=(0.5, 0.5))
 
 
+@pytest.fixture(scope="module")
+def template():
+    return tissue.make_template_volume(spacing=6.0)
+
+
+def test_template_volume_matches_the_template_slices(template, slices):
+    assert template.image.shape == (1,) + template.labels.shape and template.probs.shape == (3,) + template.labels.shape
+    assert template.spacing == (6.0, 6.0, 6.0) and template.name == "MNI152 template"
+    assert template.labels.shape == tuple(int(np.ceil(n / 6)) for n in (197, 233, 189))
+    t1 = template.image[0]
+    means = [t1[template.labels == c].mean() for c in (1, 2, 3)]
+    assert means[0] < means[1] < means[2], "CSF < grey < white matter in T1"
+    shares = np.bincount(template.labels.ravel(), minlength=4)[1:] / (template.labels > 0).sum()
+    reference = np.bincount(slices.labels.ravel(), minlength=4)[1:] / (slices.labels > 0).sum()
+    np.testing.assert_allclose(shares, reference, atol=0.08)  # the same tissue mix at another resolution
+
+
+def test_virtual_subject_is_a_new_shape_with_new_intensities(template):
+    a = tissue.make_virtual_subject(seed=1, spacing=6.0)
+    again = tissue.make_virtual_subject(seed=1, spacing=6.0)
+    b = tissue.make_virtual_subject(seed=2, spacing=6.0)
+    np.testing.assert_array_equal(a.image, again.image)
+    assert a.name == "virtual subject 1" and a.labels.shape == template.labels.shape
+    for subject in (a, b):
+        agree = (subject.labels == template.labels)[(subject.labels > 0) | (template.labels > 0)].mean()
+        assert 0.5 < agree < 0.97, agree  # a deformed brain: mostly, not exactly, where the template's is
+        t1 = subject.image[0]
+        means = [t1[subject.labels == c].mean() for c in (1, 2, 3)]
+        assert means[0] < means[1] < means[2], "still a T1 contrast"
+    assert not np.allclose(a.image, b.image, atol=0.05)
+    still = tissue.make_virtual_subject(seed=1, spacing=6.0, displacement_mm=0, scale=0, contrast=0, gamma=(1, 1),
+                                        bias=0, noise=0)
+    np.testing.assert_array_equal(still.labels, template.labels)
+    np.testing.assert_allclose(still.image, template.image, atol=1e-6)
+
+
+def test_volume_slices_and_bad_arguments(template):
+    cut = tissue.volume_slices(template, size=32, axis="coronal")
+    assert cut.images.shape[1:] == (1, 32, 32) and cut.labels.shape == (len(cut.index), 32, 32)
+    assert set(np.unique(cut.labels)) == {0, 1, 2, 3} and np.all(np.diff(cut.index) > 0)
+    with pytest.raises(TypeError, match="TissueVolume"):
+        tissue.volume_slices(template.image)
+    with pytest.raises(ValueError, match="spacing"):
+        tissue.make_template_volume(spacing=1.0)
+    with pytest.raises(ValueError, match="gamma"):
+        tissue.make_virtual_subject(gamma=(1.5, 1.0))
+
+
 def test_second_contrast(slices):
     pure = np.eye(3, dtype=np.float32)[:, :, None, None] * np.ones((1, 1, 8, 8), np.float32)  # CSF, GM, WM
     t2 = tissue.make_second_contrast(pure, noise=0.0)[:, 4, 4]

@@ -6,8 +6,8 @@ import torch
 
 from labkit.checks.framework import call, checker, expect_close, expect_true, to_array
 
-__all__ = ["box_iou", "heatmap_peaks", "gray_to_rgb_normalized", "freeze_backbone", "random_flip_pair",
-           "gamma_transform", "dice_per_class", "iou_from_dice"]
+__all__ = ["box_iou", "heatmap_peaks", "average_precision", "gray_to_rgb_normalized", "freeze_backbone",
+           "random_flip_pair", "gamma_transform", "dice_per_class", "iou_from_dice"]
 
 
 def _box_sets(seed=0):
@@ -45,6 +45,35 @@ def heatmap_peaks(answer):
         want = (heat == ndimage.maximum_filter(heat, size=3, mode="nearest")) & (heat >= threshold)
         got = call(answer, torch.tensor(heat, dtype=torch.float32), threshold)
         expect_close(to_array(got) > 0, want, f"heatmap_peaks(heat of shape {heat.shape}, {threshold})")
+
+
+def _ranked_detections(seed=13):
+    """(scores, is_tp, n_true) cases: a mixed ranking, a perfect one, one that misses objects, all false."""
+    rng = np.random.default_rng(seed)
+    mixed = (rng.permutation(40) / 40 + 0.01, rng.random(40) < 0.6, 30)
+    perfect = (np.linspace(0.9, 0.1, 6), np.ones(6, bool), 6)
+    late = (np.linspace(0.95, 0.05, 10), np.array([0, 1, 1, 0, 1, 0, 0, 1, 0, 0], bool), 8)
+    none = (np.array([0.8, 0.4]), np.zeros(2, bool), 3)
+    return [mixed, perfect, late, none]
+
+
+@checker(hint="Rank the detections by score, then walk down the list: after each one, precision and recall so far. "
+              "AP is the area under that curve once each precision is replaced by the best one at that recall or "
+              "beyond.",
+         formula="order = np.argsort(-scores); tp = np.cumsum(is_tp[order]); precision = tp / np.arange(1, D + 1); "
+              "recall = tp / n_true; envelope = np.maximum.accumulate(precision[::-1])[::-1]; "
+              "AP = np.sum(np.diff(np.concatenate([[0], recall])) * envelope).")
+def average_precision(answer):
+    """All-point interpolated AP from ranked detections, compared with labkit.detect.average_precision."""
+    from labkit import detect
+
+    for scores, is_tp, n_true in _ranked_detections():
+        order = np.argsort(-scores, kind="stable")
+        tp = np.cumsum(is_tp[order])
+        want = detect.average_precision(tp / np.arange(1, len(tp) + 1), tp / n_true)
+        got = call(answer, scores.copy(), is_tp.copy(), n_true)
+        expect_close(to_array(got), want, f"average_precision of {len(scores)} detections ({int(is_tp.sum())} true "
+                     f"positives) for {n_true} true objects", atol=1e-6)
 
 
 @checker(hint="An ImageNet network expects three channels, each normalised with ImageNet's own per-channel mean and std.",

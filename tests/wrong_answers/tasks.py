@@ -15,6 +15,14 @@ def box_iou(boxes_a, boxes_b):
 def heatmap_peaks(heat, threshold):
     return heat >= threshold   # every bright cell, not only local maxima
 ''',
+    "average_precision": '''
+import numpy as np
+def average_precision(scores, is_tp, n_true):
+    order = np.argsort(-scores)
+    tp = np.cumsum(is_tp[order])
+    precision, recall = tp / np.arange(1, len(tp) + 1), tp / n_true
+    return float(np.sum(np.diff(np.concatenate([[0], recall])) * precision))   # no envelope: zig-zags counted
+''',
     "gray_to_rgb_normalized": '''
 def gray_to_rgb_normalized(x):
     return (x.repeat(1, 3, 1, 1) - 0.449) / 0.226   # one averaged mean and std instead of per-channel values
