@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["METHODS", "attribute", "attribute_all", "attribution_peaks", "dilate_masks", "pointing_game", "mass_fraction",
+__all__ = ["METHODS", "attribute", "attribution_peaks", "dilate_masks", "pointing_game", "mass_fraction",
            "randomize_weights", "rank_correlation"]
 
 METHODS = ("saliency", "integrated_gradients", "grad_cam", "occlusion")
@@ -63,11 +63,6 @@ def attribute(model, x, method, target=0, n_steps=16, internal_batch_size=64, wi
         attr = Occlusion(model).attribute(x, sliding_window_shapes=shape, strides=(x.shape[1], stride, stride),
                                           baselines=baseline, target=target, perturbations_per_eval=2).abs()
     return attr.sum(dim=1).detach().float()
-
-
-def attribute_all(model, x, methods=METHODS, **kwargs):
-    """{method: attribute(model, x, method)} for several methods (kwargs are passed on)."""
-    return {method: attribute(model, x, method, **kwargs) for method in methods}
 
 
 def _maps(attr):
