@@ -1,6 +1,13 @@
 """Evaluation metrics for classification, segmentation and calibration (NumPy in and out; torch tensors accepted).
 
-Classification metrics introduced in 05_classification.ipynb; ``dice_score`` and ``iou_score`` in
+Classification metrics introduced in 05_classification.ipynb, which computes each one by hand first (counts,
+ROC and precision-recall curves, AUC, Brier score, reliability diagram) and compares it with these. Where
+scikit-learn has the metric, this module checks the input, calls scikit-learn (imported inside the function) and
+returns NumPy: confusion matrix, recall/precision/F1, ROC curve, precision-recall curve and average precision,
+Brier score, calibration curve. Two metrics stay on NumPy/SciPy because bootstrap intervals and every training
+epoch call them thousands of times, and scikit-learn's input checks make each call 10-25 times slower:
+``accuracy`` (a mean) and ``roc_auc`` (the Mann-Whitney rank formula, exact with ties); the tests hold both equal
+to scikit-learn's ``accuracy_score`` and ``roc_auc_score``. ``dice_score`` and ``iou_score`` introduced in
 10_segmentation.ipynb; ``expected_calibration_error`` in 17_evaluation_validation.ipynb.
 
 Conventions: ``y_true`` (N,) integer labels; ``y_pred`` (N,) hard labels; ``probs`` (N,) probability of class 1
@@ -15,8 +22,8 @@ import warnings
 import numpy as np
 
 __all__ = ["accuracy", "sensitivity", "specificity", "ppv", "npv", "f1", "recall", "precision", "confusion_matrix",
-           "roc_curve", "roc_auc", "binary_report", "dice_score", "iou_score", "calibration_bins",
-           "expected_calibration_error", "to_numpy"]
+           "roc_curve", "roc_auc", "precision_recall_curve", "average_precision", "brier_score", "calibration_curve",
+           "binary_report", "dice_score", "iou_score", "calibration_bins", "expected_calibration_error", "to_numpy"]
 
 
 def to_numpy(x, name="input"):
@@ -72,46 +79,72 @@ def _probs(probs, n):
     return p
 
 
-def _ratio(num, den, what):
-    num, den = np.asarray(num, np.float64), np.asarray(den, np.float64)
-    if np.any(den == 0):
-        warnings.warn(f"{what} is undefined (nan): its denominator is zero", RuntimeWarning, stacklevel=3)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-    return float(out) if out.ndim == 0 else out
+def _sklearn():
+    """scikit-learn's metrics module, imported on first use (keeps ``import labkit`` cheap)."""
+    from sklearn import metrics as sk
+
+    return sk
+
+
+def _quiet(fn, *args, **kwargs):
+    """Call a scikit-learn function with its warnings silenced (this module warns in its own words)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
+
+
+def _n_classes(t, p, n_classes=None):
+    top = int(max(t.max(), p.max()))
+    c = max(top + 1, 2) if n_classes is None else int(n_classes)
+    if top >= c:
+        raise ValueError(f"labels must be < n_classes={c}, got maximum {top}")
+    return c
 
 
 def confusion_matrix(y_true, y_pred, n_classes=None):
     """(C, C) int64 counts, rows = true class, columns = predicted class (binary: [[TN, FP], [FN, TP]]).
 
-    ``n_classes`` defaults to the largest label + 1 (at least 2).
+    ``n_classes`` defaults to the largest label + 1 (at least 2). scikit-learn's ``confusion_matrix``.
     """
     t, p = _pair(y_true, y_pred, binary=False)
-    top = int(max(t.max(), p.max()))
-    c = max(top + 1, 2) if n_classes is None else int(n_classes)
-    if top >= c:
-        raise ValueError(f"labels must be < n_classes={c}, got maximum {top}")
-    return np.bincount(t * c + p, minlength=c * c).reshape(c, c).astype(np.int64)
+    labels = np.arange(_n_classes(t, p, n_classes))
+    return _sklearn().confusion_matrix(t, p, labels=labels).astype(np.int64)
 
 
-def _counts(y_true, y_pred, average):
-    """Per-class one-vs-rest (tp, fp, fn, tn) arrays, or binary scalars for class 1."""
+def _check_average(average):
     if average not in ("binary", None, "macro"):
         raise ValueError(f"average must be 'binary', None or 'macro', got {average!r}")
+
+
+def _per_class(y_true, y_pred, average, compute, what):
+    """``compute(t, p, labels)`` -> per-class values (C,); nan entries warn as undefined; then ``average``."""
+    _check_average(average)
     t, p = _pair(y_true, y_pred, binary=average == "binary")
-    cm = confusion_matrix(t, p, n_classes=2 if average == "binary" else None)
-    tp = np.diag(cm)
-    fp, fn = cm.sum(0) - tp, cm.sum(1) - tp
-    tn = cm.sum() - tp - fp - fn
+    labels = np.arange(2 if average == "binary" else _n_classes(t, p))
+    values = np.asarray(compute(t, p, labels), dtype=np.float64)
+    if np.isnan(values[1] if average == "binary" else values).any():
+        warnings.warn(f"{what} is undefined (nan): its denominator is zero", RuntimeWarning, stacklevel=3)
     if average == "binary":
-        return tp[1], fp[1], fn[1], tn[1]
-    return tp, fp, fn, tn
-
-
-def _finish(values, average):
+        return float(values[1])
     if average == "macro":
         return float(np.nanmean(values)) if not np.all(np.isnan(values)) else float("nan")
     return values
+
+
+def _sk_score(name):
+    """A per-class scikit-learn score (recall_score, precision_score, f1_score) with nan for 0 / 0."""
+    return lambda t, p, labels: _quiet(getattr(_sklearn(), name), t, p, labels=labels, average=None,
+                                       zero_division=np.nan)
+
+
+def _from_counts(ratio):
+    """Per-class one-vs-rest ratio from scikit-learn's multilabel_confusion_matrix ((C, 2, 2): [[TN, FP], [FN, TP]])."""
+    def compute(t, p, labels):
+        (tn, fp), (fn, tp) = np.moveaxis(_sklearn().multilabel_confusion_matrix(t, p, labels=labels), 0, -1)
+        num, den = ratio(tp, fp, fn, tn)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+    return compute
 
 
 def accuracy(y_true, y_pred):
@@ -124,33 +157,31 @@ def accuracy(y_true, y_pred):
 
 
 def sensitivity(y_true, y_pred, average="binary"):
-    """Recall, true-positive rate TP / (TP + FN): the share of diseased cases found."""
-    tp, fp, fn, tn = _counts(y_true, y_pred, average)
-    return _finish(_ratio(tp, tp + fn, "sensitivity (no positives in y_true)"), average)
+    """Recall, true-positive rate TP / (TP + FN): the share of diseased cases found (scikit-learn's recall_score)."""
+    return _per_class(y_true, y_pred, average, _sk_score("recall_score"), "sensitivity (no positives in y_true)")
 
 
 def specificity(y_true, y_pred, average="binary"):
-    """True-negative rate TN / (TN + FP): the share of healthy cases cleared."""
-    tp, fp, fn, tn = _counts(y_true, y_pred, average)
-    return _finish(_ratio(tn, tn + fp, "specificity (no negatives in y_true)"), average)
+    """True-negative rate TN / (TN + FP): the share of healthy cases cleared (the recall of the negatives)."""
+    return _per_class(y_true, y_pred, average, _from_counts(lambda tp, fp, fn, tn: (tn, tn + fp)),
+                      "specificity (no negatives in y_true)")
 
 
 def ppv(y_true, y_pred, average="binary"):
-    """Positive predictive value (precision) TP / (TP + FP): how often a positive call is right."""
-    tp, fp, fn, tn = _counts(y_true, y_pred, average)
-    return _finish(_ratio(tp, tp + fp, "ppv (no positive predictions)"), average)
+    """Positive predictive value (precision) TP / (TP + FP): how often a positive call is right
+    (scikit-learn's precision_score)."""
+    return _per_class(y_true, y_pred, average, _sk_score("precision_score"), "ppv (no positive predictions)")
 
 
 def npv(y_true, y_pred, average="binary"):
     """Negative predictive value TN / (TN + FN): how often a negative call is right."""
-    tp, fp, fn, tn = _counts(y_true, y_pred, average)
-    return _finish(_ratio(tn, tn + fn, "npv (no negative predictions)"), average)
+    return _per_class(y_true, y_pred, average, _from_counts(lambda tp, fp, fn, tn: (tn, tn + fn)),
+                      "npv (no negative predictions)")
 
 
 def f1(y_true, y_pred, average="binary"):
-    """F1 = 2 TP / (2 TP + FP + FN), the harmonic mean of PPV and sensitivity."""
-    tp, fp, fn, tn = _counts(y_true, y_pred, average)
-    return _finish(_ratio(2 * tp, 2 * tp + fp + fn, "f1 (no positives at all)"), average)
+    """F1 = 2 TP / (2 TP + FP + FN), the harmonic mean of PPV and sensitivity (scikit-learn's f1_score)."""
+    return _per_class(y_true, y_pred, average, _sk_score("f1_score"), "f1 (no positives at all)")
 
 
 recall, precision = sensitivity, ppv
@@ -168,36 +199,29 @@ def _binary_scores(y_true, probs):
     return t, p
 
 
+def _both_classes(t, what):
+    """True when y_true holds both classes; otherwise warn that ``what`` is undefined."""
+    if 0 < t.sum() < len(t):
+        return True
+    warnings.warn(f"{what} is undefined (nan) when y_true holds one class only", RuntimeWarning, stacklevel=3)
+    return False
+
+
 def roc_curve(y_true, probs):
     """ROC curve of binary ``probs`` (N,): returns ``(fpr, tpr, thresholds)``, 1-D float arrays from (0, 0)
-    (threshold inf) to (1, 1), one point per distinct threshold (a case is positive when prob >= threshold)."""
+    (threshold inf) to (1, 1), one point per distinct threshold (a case is positive when prob >= threshold).
+
+    scikit-learn's ``roc_curve(..., drop_intermediate=False)``; with one class in y_true the missing rate is nan.
+    """
     t, p = _binary_scores(y_true, probs)
-    order = np.argsort(-p, kind="mergesort")
-    p, t = p[order], t[order]
-    last = np.r_[np.flatnonzero(np.diff(p)), len(p) - 1]
-    tps, fps = np.cumsum(t)[last], (last + 1) - np.cumsum(t)[last]
-    tps, fps = np.r_[0, tps], np.r_[0, fps]
-    n_pos, n_neg = tps[-1], fps[-1]
-    if n_pos == 0 or n_neg == 0:
-        warnings.warn("roc_curve needs both classes in y_true; the missing rate is nan", RuntimeWarning, stacklevel=2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return fps / n_neg, tps / n_pos, np.r_[np.inf, p[last]]
-
-
-def _auc_binary(t, p):
-    from scipy.stats import rankdata
-
-    n_pos = int(t.sum())
-    n_neg = len(t) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        warnings.warn("roc_auc is undefined (nan) when y_true holds one class only", RuntimeWarning, stacklevel=3)
-        return float("nan")
-    ranks = rankdata(p)
-    return float((ranks[t == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    _both_classes(t, "roc_curve's missing rate")
+    fpr, tpr, thresholds = _quiet(_sklearn().roc_curve, t, p, drop_intermediate=False)
+    return fpr.astype(np.float64), tpr.astype(np.float64), thresholds.astype(np.float64)
 
 
 def roc_auc(y_true, probs):
-    """Area under the ROC curve (float in [0, 1], 0.5 = chance; ties count half).
+    """Area under the ROC curve (float in [0, 1], 0.5 = chance; ties count half): the probability that a positive
+    outscores a negative, by the Mann-Whitney rank formula (equal to scikit-learn's roc_auc_score, and fast).
 
     Binary: ``probs`` (N,), (N, 1) or (N, 2). Multi-class: ``probs`` (N, C), the mean of one-vs-rest AUCs
     (as sklearn's ``multi_class='ovr'``); a class absent from y_true is left out of the mean, with a warning.
@@ -207,8 +231,63 @@ def roc_auc(y_true, probs):
     if p.ndim == 2 and p.shape[1] > 2:
         if t.max() >= p.shape[1]:
             raise ValueError(f"y_true has label {t.max()} but probs has only {p.shape[1]} columns")
-        return float(np.nanmean([_auc_binary((t == c).astype(int), p[:, c]) for c in range(p.shape[1])]))
+        return float(np.nanmean([_auc_binary((t == c).astype(np.int64), p[:, c]) for c in range(p.shape[1])]))
     return _auc_binary(*_binary_scores(t, p))
+
+
+def _auc_binary(t, p):
+    """AUC = (sum of the positives' ranks - n_pos (n_pos + 1) / 2) / (n_pos n_neg), ties given their mean rank."""
+    from scipy.stats import rankdata
+
+    if not _both_classes(t, "roc_auc"):
+        return float("nan")
+    n_pos = int(t.sum())
+    return float((rankdata(p)[t == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * (len(t) - n_pos)))
+
+
+def precision_recall_curve(y_true, probs):
+    """Precision-recall curve of binary ``probs`` (N,): returns ``(precision, recall, thresholds)``.
+
+    scikit-learn's ``precision_recall_curve``: thresholds ascending (one per distinct probability); precision and
+    recall have one more entry, ending at (precision 1, recall 0) with no threshold. Recall is sensitivity,
+    precision is PPV. Chance level is the prevalence, not 0.5.
+    """
+    t, p = _binary_scores(y_true, probs)
+    if not t.any():
+        warnings.warn("precision_recall_curve: no positives in y_true, recall is undefined", RuntimeWarning,
+                      stacklevel=2)
+    return tuple(a.astype(np.float64) for a in _quiet(_sklearn().precision_recall_curve, t, p))
+
+
+def average_precision(y_true, probs):
+    """Average precision, the step-wise area under the precision-recall curve: sum over thresholds of
+    (recall gained) x precision (scikit-learn's average_precision_score). Float in [0, 1]; chance = prevalence."""
+    t, p = _binary_scores(y_true, probs)
+    if not t.any():
+        warnings.warn("average_precision is undefined (nan) without positives", RuntimeWarning, stacklevel=2)
+        return float("nan")
+    return float(_sklearn().average_precision_score(t, p))
+
+
+def brier_score(y_true, probs):
+    """Brier score: the mean squared difference between probability and outcome, mean (p - y)^2 (float in [0, 1];
+    0 is perfect, 0.25 is a constant 0.5). A proper scoring rule: it rewards calibration and ranking together.
+    Binary ``probs`` (N,), (N, 1) or (N, 2); scikit-learn's brier_score_loss."""
+    t, p = _binary_scores(y_true, probs)
+    return float(_sklearn().brier_score_loss(t, p, labels=[0, 1]))
+
+
+def calibration_curve(y_true, probs, n_bins=10):
+    """Reliability-diagram points of binary ``probs``: ``(observed_rate, mean_predicted)`` per non-empty bin of
+    ``n_bins`` equal-width bins on [0, 1] (scikit-learn's ``calibration_curve``, strategy 'uniform'). A calibrated
+    model has observed_rate close to mean_predicted in every bin. :func:`calibration_bins` also gives the counts."""
+    if not isinstance(n_bins, int) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive int, got {n_bins!r}")
+    from sklearn.calibration import calibration_curve as sk_calibration_curve
+
+    t, p = _binary_scores(y_true, probs)
+    rate, predicted = _quiet(sk_calibration_curve, t, p, n_bins=n_bins, strategy="uniform")
+    return rate.astype(np.float64), predicted.astype(np.float64)
 
 
 def binary_report(y_true, probs, threshold=0.5):

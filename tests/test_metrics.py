@@ -186,3 +186,48 @@ def test_ece_perfect_and_worst():
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
     conf, rate, counts = metrics.calibration_bins([0, 1, 1], probs, n_bins=5)  # multi-class: top-label
     assert counts.sum() == 3 and np.nansum(rate * counts) == 2
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_precision_recall_brier_and_calibration_curve_match_sklearn(seed):
+    y, probs, _ = _binary_case(seed)
+    precision, recall, thresholds = metrics.precision_recall_curve(y, probs)
+    want = sk.precision_recall_curve(y, probs)
+    for got, expected in zip((precision, recall, thresholds), want):
+        np.testing.assert_allclose(got, expected)
+    assert metrics.average_precision(y, probs) == pytest.approx(sk.average_precision_score(y, probs))
+    assert metrics.brier_score(y, probs) == pytest.approx(np.mean((probs - y) ** 2))
+    observed, predicted = metrics.calibration_curve(y, probs, n_bins=8)
+    want_observed, want_predicted = calibration_curve(y, probs, n_bins=8)
+    np.testing.assert_allclose(observed, want_observed)
+    np.testing.assert_allclose(predicted, want_predicted)
+    conf, rate, counts = metrics.calibration_bins(y, probs, n_bins=8)  # the same bins, with their counts
+    np.testing.assert_allclose(rate[counts > 0], observed)
+
+
+def test_curves_and_scores_edge_cases():
+    assert metrics.brier_score([0, 1], [0.0, 1.0]) == 0.0
+    assert metrics.brier_score([0, 1, 1, 0], np.full(4, 0.5)) == pytest.approx(0.25)
+    assert metrics.average_precision([0, 1, 1], [0.1, 0.8, 0.9]) == 1.0
+    with pytest.warns(RuntimeWarning, match="average_precision"):
+        assert np.isnan(metrics.average_precision([0, 0], [0.2, 0.4]))
+    with pytest.warns(RuntimeWarning, match="roc_curve"):
+        fpr, tpr, _ = metrics.roc_curve([1, 1], [0.2, 0.4])
+    assert np.isnan(fpr).all()
+    for call, match in ((lambda: metrics.brier_score([0, 1], [0.2, 1.3]), r"\[0, 1\]"),
+                        (lambda: metrics.calibration_curve([0, 1], [0.2, 0.3], n_bins=0), "n_bins"),
+                        (lambda: metrics.precision_recall_curve([0, 2], [0.2, 0.3]), r"\{0, 1\}")):
+        with pytest.raises(ValueError, match=match):
+            call()
+
+
+def test_multiclass_specificity_and_npv_one_vs_rest():
+    y = np.array([0, 0, 1, 1, 2, 2, 2])
+    pred = np.array([0, 1, 1, 1, 2, 0, 2])
+    cm = sk.confusion_matrix(y, pred)
+    tp = np.diag(cm)
+    fp, fn = cm.sum(0) - tp, cm.sum(1) - tp
+    tn = cm.sum() - tp - fp - fn
+    np.testing.assert_allclose(metrics.specificity(y, pred, average=None), tn / (tn + fp))
+    np.testing.assert_allclose(metrics.npv(y, pred, average=None), tn / (tn + fn))
+    assert metrics.specificity(y, pred, average="macro") == pytest.approx(np.mean(tn / (tn + fp)))
