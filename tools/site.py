@@ -122,7 +122,7 @@ def write_sources(src, executed_names):
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     pages = [f"notebooks/{pathlib.Path(n).stem}" for n in executed_names]
-    extra = [p for p in ("INSTRUCTORS", "data/README") if (ROOT / f"{p}.md").exists()]
+    extra = [p for p in ("INSTRUCTORS", "data/README", "LICENSE-CONTENT") if (ROOT / f"{p}.md").exists()]
     toc = "\n\n```{toctree}\n:hidden:\n:maxdepth: 1\n\n" + "\n".join(pages + extra) + "\n```\n"
     (src / "README.md").write_text(readme + toc, encoding="utf-8")
     (src / "data").mkdir(exist_ok=True)
