@@ -3,7 +3,8 @@ confidence intervals that resample those groups.
 
 ``split_by_group`` introduced in 05_classification.ipynb (built on scikit-learn's group splitters);
 ``bootstrap_ci`` introduced in 05_classification.ipynb (the lesson resamples patients by hand first);
-``paired_bootstrap`` and ``grouped_kfold`` introduced in 17_evaluation_validation.ipynb.
+``paired_bootstrap``, ``unpaired_bootstrap``, ``grouped_kfold``, ``sibling_share``, ``subgroup_intervals`` and the
+reporting checklist introduced in 17_evaluation_validation.ipynb.
 
 Why groups: two images of one patient share anatomy, scanner and answer. A split or a resample that separates
 them treats one patient as two independent ones, which flatters a score (splits) or narrows an interval
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Interval", "split_by_group", "grouped_kfold", "group_indices", "bootstrap_ci", "paired_bootstrap"]
+__all__ = ["Interval", "split_by_group", "grouped_kfold", "group_indices", "sibling_share", "bootstrap_ci",
+           "paired_bootstrap", "unpaired_bootstrap", "subgroup_intervals", "REPORTING_ITEMS", "reporting_checklist"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,16 @@ def group_indices(groups):
     return np.split(order, starts[1:])
 
 
+def sibling_share(groups, train_index, test_index):
+    """Share of the test samples (float in [0, 1]) whose group also has a sample in the training set: 0 for a
+    split by group, close to 1 for a random split of samples when every group holds several samples."""
+    groups = _as_groups(groups)
+    train_index, test_index = np.asarray(train_index, dtype=np.int64), np.asarray(test_index, dtype=np.int64)
+    if len(test_index) == 0:
+        raise ValueError("test_index must not be empty")
+    return float(np.mean(np.isin(groups[test_index], groups[train_index])))
+
+
 def _resample_indices(members, rng):
     """One cluster-bootstrap resample: as many groups as there are, drawn with replacement -> sample indices."""
     picked = rng.integers(len(members), size=len(members))
@@ -195,3 +207,86 @@ def paired_bootstrap(metric, y_true, scores_a, scores_b, groups=None, n_boot=100
     finite = diffs[np.isfinite(diffs)]
     share = float(np.mean(finite <= 0)) if finite.size else np.nan
     return Interval(value, low, high, level, n_boot, int(finite.size)), share
+
+
+def unpaired_bootstrap(metric, y_a, scores_a, y_b, scores_b, groups_a=None, groups_b=None, n_boot=1000, level=0.95,
+                       seed=0):
+    """The difference ``metric(y_a, scores_a) - metric(y_b, scores_b)`` between two *independent* sets of cases
+    (e.g. an internal and an external test set, or two subgroups), each resampled by its own groups ->
+    Interval of the difference.
+
+    Use :func:`paired_bootstrap` instead when both scores belong to the same cases (two models, one test set).
+    """
+    y_a, (scores_a,), groups_a = _check_metric_inputs(metric, y_a, [scores_a], groups_a)
+    y_b, (scores_b,), groups_b = _check_metric_inputs(metric, y_b, [scores_b], groups_b)
+    if not 0 < level < 1 or not isinstance(n_boot, (int, np.integer)) or n_boot < 10:
+        raise ValueError(f"need 0 < level < 1 and an int n_boot >= 10, got level={level!r}, n_boot={n_boot!r}")
+    members_a, members_b, rng = group_indices(groups_a), group_indices(groups_b), np.random.default_rng([seed, 109])
+    diffs = []
+    for _ in range(n_boot):
+        i, j = _resample_indices(members_a, rng), _resample_indices(members_b, rng)
+        diffs.append(_metric_value(metric, y_a[i], scores_a[i]) - _metric_value(metric, y_b[j], scores_b[j]))
+    diffs = np.array(diffs)
+    low, high = _percentiles(diffs, level)
+    value = _metric_value(metric, y_a, scores_a) - _metric_value(metric, y_b, scores_b)
+    return Interval(value, low, high, level, n_boot, int(np.isfinite(diffs).sum()))
+
+
+def subgroup_intervals(metric, y_true, scores, subgroups, groups=None, n_boot=1000, level=0.95, seed=0):
+    """``metric`` with a grouped bootstrap interval per subgroup -> {subgroup: (Interval, n samples, n groups)},
+    in sorted order of the subgroup names. A subgroup where the metric is undefined gets a nan interval."""
+    y_true, (scores,), groups = _check_metric_inputs(metric, y_true, [scores], groups)
+    subgroups = np.asarray(subgroups)
+    if subgroups.shape != y_true.shape:
+        raise ValueError(f"subgroups must have one entry per sample ({len(y_true)}), got shape {subgroups.shape}")
+    table = {}
+    for name in np.unique(subgroups):
+        index = np.flatnonzero(subgroups == name)
+        ci = bootstrap_ci(metric, y_true[index], scores[index], groups[index], n_boot, level, seed)
+        table[name.item() if hasattr(name, "item") else name] = (ci, len(index), len(np.unique(groups[index])))
+    return table
+
+
+# What a report of a medical imaging model must state about its evaluation: a short selection of what TRIPOD+AI
+# (Collins et al., BMJ 2024) and CLAIM (Mongan et al., Radiology: AI 2020; updated 2024) ask for, by topic
+# (see the checklists themselves for their full wording and numbering).
+REPORTING_ITEMS = (
+    ("data_source", "Where the images come from, and who or what is in them", "TRIPOD+AI, CLAIM: data"),
+    ("reference_standard", "How the labels (the ground truth) were made", "TRIPOD+AI: outcome; CLAIM: ground truth"),
+    ("split_unit", "The unit of the split (patient, not image) and the size of each split",
+     "TRIPOD+AI: analysis; CLAIM: data partitions"),
+    ("model_selection", "What the validation data chose (epochs, threshold, temperature)",
+     "TRIPOD+AI: analysis; CLAIM: training"),
+    ("discrimination", "ROC-AUC, and sensitivity and specificity at a stated threshold, with confidence intervals",
+     "TRIPOD+AI: model performance; CLAIM: evaluation"),
+    ("calibration", "Calibration (reliability diagram, ECE), before and after any recalibration",
+     "TRIPOD+AI: model performance"),
+    ("external_test", "Performance on data from another site, with its uncertainty",
+     "TRIPOD+AI: model evaluation; CLAIM: external testing"),
+    ("subgroups", "Performance in relevant subgroups, with its uncertainty",
+     "TRIPOD+AI: fairness, model performance; CLAIM: evaluation"),
+    ("limitations", "What the evaluation does not test", "TRIPOD+AI, CLAIM: limitations"),
+)
+
+
+def reporting_checklist(answers):
+    """Match ``answers`` (dict item key -> text) against :data:`REPORTING_ITEMS` -> (lines, missing keys).
+
+    Each line is ``[x] what to state: the answer`` or ``[ ] what to state: MISSING (source)``. Unknown keys are
+    refused, so a typo cannot hide a missing item.
+    """
+    if not isinstance(answers, dict):
+        raise TypeError(f"answers must be a dict item -> text, got {type(answers).__name__}")
+    known = [key for key, _, _ in REPORTING_ITEMS]
+    unknown = sorted(set(answers) - set(known))
+    if unknown:
+        raise ValueError(f"unknown checklist items {unknown}; the items are {known}")
+    lines, missing = [], []
+    for key, what, source in REPORTING_ITEMS:
+        text = str(answers.get(key) or "").strip()
+        if text:
+            lines.append(f"[x] {what}: {text}")
+        else:
+            lines.append(f"[ ] {what}: MISSING ({source})")
+            missing.append(key)
+    return lines, missing

@@ -108,3 +108,66 @@ def test_paired_bootstrap_tells_a_real_difference_from_none():
 def test_bad_input_gets_a_clear_error(call):
     with pytest.raises((TypeError, ValueError), match="must|need"):
         call()
+
+
+def test_sibling_share_tells_a_group_split_from_a_random_one():
+    groups = np.repeat(np.arange(50), 8)
+    order = np.random.default_rng(0).permutation(len(groups))
+    assert validation.sibling_share(groups, order[:300], order[300:]) > 0.9
+    splits = validation.split_by_group(groups, (0.6, 0.2, 0.2), seed=0)
+    assert validation.sibling_share(groups, splits["train"], splits["test"]) == 0.0
+    with pytest.raises(ValueError, match="empty"):
+        validation.sibling_share(groups, order[:10], [])
+
+
+def test_unpaired_bootstrap_covers_zero_for_one_population_and_finds_a_real_drop():
+    """Pairs of independent test sets from one population: most 90 % intervals of the difference hold 0."""
+    from labkit.metrics import roc_auc
+
+    probability = lambda s: 1 / (1 + np.exp(-s))   # labkit's roc_auc takes probabilities
+    covered = 0
+    for seed in range(10):
+        groups, labels, scores = _grouped(n_groups=60, seed=10 + 2 * seed)
+        groups_b, labels_b, scores_b = _grouped(n_groups=60, seed=11 + 2 * seed)
+        same = validation.unpaired_bootstrap(roc_auc, labels, probability(scores), labels_b, probability(scores_b),
+                                             groups, groups_b, n_boot=200, level=0.9, seed=seed)
+        covered += same.low <= 0 <= same.high
+    assert covered >= 7, covered
+    worse = scores_b + np.random.default_rng(3).normal(0, 2.0, len(scores_b))
+    drop = validation.unpaired_bootstrap(roc_auc_score, labels, scores, labels_b, worse, groups, groups_b, n_boot=300)
+    assert drop.low > 0
+    assert drop.value == pytest.approx(roc_auc_score(labels, scores) - roc_auc_score(labels_b, worse))
+
+
+def test_pairing_narrows_the_interval_of_a_difference():
+    groups, labels, scores = _grouped(n_groups=60, seed=4)
+    other = scores + np.random.default_rng(5).normal(0, 0.3, len(scores))
+    paired, _ = validation.paired_bootstrap(roc_auc_score, labels, scores, other, groups, n_boot=300)
+    unpaired = validation.unpaired_bootstrap(roc_auc_score, labels, scores, labels, other, groups, groups, n_boot=300)
+    assert paired.high - paired.low < 0.7 * (unpaired.high - unpaired.low)
+
+
+def test_subgroup_intervals_give_one_interval_per_subgroup():
+    groups, labels, scores = _grouped(n_groups=60)
+    sub = np.where(groups < 20, "small", "large")
+    table = validation.subgroup_intervals(roc_auc_score, labels, scores, sub, groups, n_boot=200)
+    assert list(table) == ["large", "small"]
+    ci, n, n_groups = table["small"]
+    assert n == 20 * 5 and n_groups == 20 and ci.low <= ci.value <= ci.high
+    small = sub == "small"
+    alone = validation.bootstrap_ci(roc_auc_score, labels[small], scores[small], groups[small], n_boot=200)
+    assert (ci.value, ci.low, ci.high) == (alone.value, alone.low, alone.high)
+    with pytest.raises(ValueError, match="subgroups"):
+        validation.subgroup_intervals(roc_auc_score, labels, scores, sub[:5], groups)
+
+
+def test_reporting_checklist_marks_missing_items_and_refuses_unknown_ones():
+    lines, missing = validation.reporting_checklist({"data_source": "two hospitals", "split_unit": "patient"})
+    assert len(lines) == len(validation.REPORTING_ITEMS) and lines[0].startswith("[x]")
+    assert "data_source" not in missing and "calibration" in missing and "MISSING" in lines[-1]
+    everything = {key: "stated" for key, _, _ in validation.REPORTING_ITEMS}
+    assert validation.reporting_checklist(everything)[1] == []
+    with pytest.raises(ValueError, match="unknown checklist items"):
+        validation.reporting_checklist({"calibraton": "ECE 0.03"})
+    with pytest.raises(TypeError, match="dict"):
+        validation.reporting_checklist(["data_source"])
