@@ -6,7 +6,6 @@ first); the rest is plumbing the lesson shows and uses.
 """
 
 import datetime
-import hashlib
 import json
 import time
 import warnings
@@ -16,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from labkit.realdata import sha256_file  # the one hashing of the course, re-exported for packages
+
 __all__ = ["PackageError", "GateSpec", "sha256_file", "save_package", "load_package", "export_torchscript",
            "export_onnx", "onnx_predict", "export_parity", "time_inference", "input_gate", "to_model_input",
            "write_seg", "read_seg", "write_sr", "read_sr", "with_simulated_lesion", "MonitoringLog"]
@@ -23,15 +24,6 @@ __all__ = ["PackageError", "GateSpec", "sha256_file", "save_package", "load_pack
 
 class PackageError(Exception):
     """A model package is incomplete, altered, or not what the loader expects."""
-
-
-def sha256_file(path):
-    """sha256 (hex) of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ------------------------------------------------------------------------------------ packaging
