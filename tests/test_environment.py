@@ -137,3 +137,64 @@ def test_code_parses_on_the_oldest_supported_python(folder):
     version = tuple(map(int, envtool.minimum_python().split(".")))
     for path in sorted((ROOT / folder).rglob("*.py")):
         ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=version)
+
+
+def _imported_top_modules():
+    """{top-level module: first file that imports it} over labkit, tools, tests and the lessons' code cells."""
+    from tests.notebook_cells import cells, notebook_paths, text
+
+    sources = [(p, p.read_text(encoding="utf-8")) for folder in ("labkit", "tools", "tests")
+               for p in sorted((ROOT / folder).rglob("*.py"))]
+    sources += [(p, "\n".join(text(c) for c in cells(p) if c["cell_type"] == "code"
+                              and not text(c).lstrip().startswith(("%", "!")))) for p in notebook_paths()]
+    found = {}
+    for path, source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:   # an exercise stub with a placeholder; its imports are in the solution
+            continue
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                     else [])
+            for name in names:
+                found.setdefault(name.split(".")[0], path.relative_to(ROOT))
+    return found
+
+
+def test_every_imported_package_is_declared():
+    """A fresh install gets every third-party package the course imports: each maps to a distribution that
+    pyproject.toml names (dependencies or an extra). A package that was only installed by hand fails here."""
+    import importlib.metadata as md
+
+    project = _project()
+    declared = {re.split(r"[<>=!~\[ ;]", req, maxsplit=1)[0].strip().lower().replace("_", "-")
+                for req in project["dependencies"] + sum(project["optional-dependencies"].values(), [])}
+    local = {"labkit", "tests", "conftest", "notebook_cells"} | {p.stem for p in (ROOT / "tools").glob("*.py")}
+    providers = md.packages_distributions()
+    missing = []
+    for module, where in sorted(_imported_top_modules().items()):
+        if module in sys.stdlib_module_names or module in local or module.startswith("_"):
+            continue
+        dists = {d.lower().replace("_", "-") for d in providers.get(module, [])}
+        if not dists:
+            missing.append(f"{module} (imported in {where}): not installed")
+        elif not dists & declared and not any(_required_by_declared(d, declared) for d in dists):
+            missing.append(f"{module} (imported in {where}): from {sorted(dists)}, which pyproject.toml does not name")
+    assert not missing, missing
+
+
+def _required_by_declared(dist, declared):
+    """True when ``dist`` is installed as a dependency of a declared package (e.g. torch's numpy); it then
+    arrives with any install of the course."""
+    import importlib.metadata as md
+
+    for name in declared:
+        try:
+            requires = md.requires(name) or []
+        except md.PackageNotFoundError:
+            continue
+        if any(re.split(r"[<>=!~\[ ;(]", r, maxsplit=1)[0].strip().lower().replace("_", "-") == dist
+               for r in requires if "extra ==" not in r):
+            return True
+    return False
