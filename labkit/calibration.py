@@ -13,7 +13,7 @@ and so the AUC, but moves every probability towards 0.5 (T > 1) or away from it 
 
 import numpy as np
 
-from labkit.metrics import brier_score, calibration_bins, calibration_curve, expected_calibration_error
+from labkit.metrics import brier_score, calibration_bins, calibration_curve, expected_calibration_error, to_numpy
 
 __all__ = ["calibration_bins", "calibration_curve", "expected_calibration_error", "brier_score", "log_loss", "apply_temperature",
            "fit_temperature", "plot_reliability"]
@@ -22,7 +22,7 @@ _EPS = 1e-7
 
 
 def _labels01(y_true):
-    y = np.asarray(y_true.detach().cpu() if hasattr(y_true, "detach") else y_true)
+    y = to_numpy(y_true, "y_true")
     if y.ndim != 1 or len(y) == 0:
         raise ValueError(f"y_true must be a non-empty 1-D array of 0/1 labels, got shape {y.shape}")
     if not np.isin(y, (0, 1)).all():
@@ -33,7 +33,7 @@ def _labels01(y_true):
 def _binary(y_true, probs):
     """Checked (labels (N,) int64 in {0, 1}, probs (N,) float64 in [0, 1])."""
     y = _labels01(y_true)
-    p = np.asarray(probs.detach().cpu() if hasattr(probs, "detach") else probs, dtype=np.float64)
+    p = to_numpy(probs, "probs").astype(np.float64)
     if p.shape != y.shape:
         raise ValueError(f"y_true and probs must be 1-D arrays of the same length, got shapes {y.shape} and {p.shape}")
     if not np.all((p >= 0) & (p <= 1)):
@@ -50,7 +50,7 @@ def log_loss(y_true, probs):
 
 
 def _logits(logits):
-    z = np.asarray(logits.detach().cpu() if hasattr(logits, "detach") else logits, dtype=np.float64)
+    z = to_numpy(logits, "logits").astype(np.float64)
     if z.ndim != 1 or len(z) == 0 or not np.all(np.isfinite(z)):
         raise ValueError(f"logits must be a non-empty 1-D array of finite numbers (one logit per case), "
                          f"got shape {z.shape}")
