@@ -40,6 +40,23 @@ def _status_kb(pid, field):
     return None
 
 
+def has_own_memory(child, parent):
+    """Whether a child process holds memory of its own (psutil.Process objects).
+
+    A child made by fork or vfork that has not yet called exec runs in its parent's memory: with vfork it shares
+    the very pages, with fork it shares them until written. Its VmHWM then repeats the parent's peak, and adding it
+    would count the parent twice (seen: ``ldconfig -p``, run by ctypes.util.find_library during an import, added
+    500 MB to a lesson's peak when a poll fell in the instant between vfork and exec). Such a child still shows its
+    parent's command line; a child that ran exec shows its own. So a child counts only when its command line
+    differs from its parent's. (Lessons load data in the kernel itself, num_workers=0, so no forked worker that
+    never execs is missed.)
+    """
+    try:
+        return child.cmdline() != parent.cmdline()
+    except psutil.Error:
+        return False
+
+
 class PeakMemory(threading.Thread):
     """Exact peak memory of the kernel process and its children.
 
@@ -59,7 +76,7 @@ class PeakMemory(threading.Thread):
     def _poll(self):
         try:
             kernel = psutil.Process(self.kernel_pid)
-            children = kernel.children(recursive=True)
+            children = [c for c in kernel.children(recursive=True) if has_own_memory(c, kernel)]
             rss = kernel.memory_info().rss + sum(c.memory_info().rss for c in children)
         except psutil.Error:
             return
