@@ -1,5 +1,6 @@
 """labkit.adversarial: FGSM and PGD against captum, projection, robust accuracy, adversarial training, bad input."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -63,12 +64,63 @@ def test_robust_accuracy_at_zero_eps_is_clean_accuracy():
     assert adversarial.robust_accuracy(model, x, y, 0.0) == pytest.approx(clean)
 
 
-def test_adversarial_epoch_trains():
-    model, (x, y) = _model(), _batch(32)
+def test_fgsm_random_start_stays_in_ball_is_seeded_and_raises_the_loss():
+    model, (x, y) = _model(), _batch(64)
+    a = adversarial.fgsm_random_start(model, x, y, 0.1, seed=3)
+    assert torch.equal(a, adversarial.fgsm_random_start(model, x, y, 0.1, seed=3))
+    assert not torch.equal(a, adversarial.fgsm_random_start(model, x, y, 0.1, seed=4))
+    assert (a - x).abs().max() <= 0.1 + 1e-6 and a.min() >= 0 and a.max() <= 1
+    with torch.no_grad():
+        assert adversarial.attack_loss(model(a), y).mean() > adversarial.attack_loss(model(x), y).mean()
+    assert torch.equal(adversarial.attack(model, x, y, 0.1, "fgsm_rs", seed=3), a)
+
+
+def test_pgd_restarts_keep_the_worst_case_per_image():
+    model, (x, y) = _model(), _batch(64)
+    one = adversarial.pgd(model, x, y, 0.05, n_steps=3, seed=0)
+    five = adversarial.pgd(model, x, y, 0.05, n_steps=3, n_restarts=5, seed=0)
+    with torch.no_grad():
+        loss_one, loss_five = adversarial.attack_loss(model(one), y), adversarial.attack_loss(model(five), y)
+    assert bool((loss_five >= loss_one - 1e-6).all()) and (five - x).abs().max() <= 0.05 + 1e-6
+    with pytest.raises(ValueError, match="n_restarts"):
+        adversarial.pgd(model, x, y, 0.05, n_restarts=0)
+
+
+def test_robust_correct_white_box_and_transfer():
+    model, other, (x, y) = _model(0), _model(1), _batch(32)
+    correct = adversarial.robust_correct(model, x, y, 0.1, "pgd", n_steps=5)
+    assert correct.shape == (32,) and correct.dtype == bool
+    assert adversarial.robust_accuracy(model, x, y, 0.1, "pgd", n_steps=5) == pytest.approx(correct.mean())
+    transfer = adversarial.robust_correct(model, x, y, 0.1, "pgd", attack_model=other, n_steps=5)
+    x_adv = adversarial.pgd(other, x, y, 0.1, n_steps=5)
+    with torch.no_grad():
+        want = ((model(x_adv)[:, 0] >= 0).long() == y).numpy()
+    assert (transfer == want).all()
+    with pytest.raises(TypeError, match="attack_model"):
+        adversarial.robust_correct(model, x, y, 0.1, attack_model="other")
+
+
+def test_adversarial_step_trains_with_fit_and_is_seeded():
+    from labkit import train
+
+    (x, y) = _batch(32)
     loader = [(x[:16], y[:16]), (x[16:], y[16:])]
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    losses = [adversarial.adversarial_epoch(model, loader, opt, 0.05) for _ in range(5)]
-    assert losses[-1] < losses[0]
+    runs = []
+    for _ in range(2):
+        model = _model()
+        history = train.fit(model, loader, n_epochs=5, lr=1e-2, device="cpu", progress=False,
+                            step=adversarial.adversarial_step(0.05, seed=1))
+        runs.append([p.detach().clone() for p in model.parameters()])
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert np.allclose(history.train_loss, history.metrics["adversarial_loss"])   # adversarial images only
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
+    mixed = adversarial.adversarial_step(0.05, "pgd", clean_weight=0.5, n_steps=2)
+    loss, extras = mixed(_model().train(), (x, y))
+    assert loss.dim() == 0 and "adversarial_loss" in extras
+    with pytest.raises(ValueError, match="clean_weight"):
+        adversarial.adversarial_step(0.05, clean_weight=2.0)
+    with pytest.raises(ValueError, match="method"):
+        adversarial.adversarial_step(0.05, method="magic")
 
 
 @pytest.mark.parametrize("args,error", [(("not a model",), TypeError), ((None, "x"), ValueError),
