@@ -1,9 +1,12 @@
-"""Attribution maps (Captum wrappers) and ways to test them: pointing game, attribution mass, randomisation.
+"""Attribution maps (Captum wrappers) and ways to test them: pointing game, attribution mass, randomisation,
+deletion curves.
 
 Introduced in 16_interpretability.ipynb. Models take images x (N, C, H, W) float and give logits (N, K); for a
-one-output classifier ``target=0`` is its only logit. Maps are (N, H, W) float32 tensors of *importance*
-(larger = more influence): absolute values for saliency, Integrated Gradients and occlusion, the ReLU'd class
-activation map for Grad-CAM (upsampled bilinearly to the image size). Captum is imported inside the functions.
+one-output classifier ``target=0`` is its only logit. Maps are (N, H, W) float32 tensors, summed over channels.
+By default they are *importance* (larger = more influence, sign dropped): absolute values for saliency,
+Integrated Gradients and occlusion, the ReLU'd class activation map for Grad-CAM. With ``signed=True`` they keep
+their sign: positive where a pixel raises the target logit, negative where it lowers it. Captum is imported
+inside the functions.
 """
 
 import copy
@@ -12,10 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["METHODS", "attribute", "attribution_peaks", "dilate_masks", "pointing_game", "mass_fraction",
-           "randomize_weights", "rank_correlation"]
+__all__ = ["METHODS", "BASELINES", "make_baseline", "attribute", "attribution_peaks", "dilate_masks",
+           "pointing_game", "mass_fraction", "randomize_weights", "rank_correlation", "deletion_curve"]
 
 METHODS = ("saliency", "integrated_gradients", "grad_cam", "occlusion")
+BASELINES = ("mean", "zeros", "blur")
 
 
 def _check_inputs(model, x):
@@ -25,23 +29,44 @@ def _check_inputs(model, x):
         raise ValueError(f"x must be a float tensor (N, C, H, W), got {getattr(x, 'shape', type(x).__name__)}")
 
 
-def _gradcam(model, x, target, layer):
+def make_baseline(x, kind="mean", sigma=4.0):
+    """A reference image for each image of x (N, C, H, W) -> tensor like x: 'mean' fills every image (and
+    channel) with its own mean intensity (featureless, neither bright nor dark), 'zeros' is a black image,
+    'blur' the image smoothed by a Gaussian of ``sigma`` pixels (local intensity kept, small structures such as
+    a lesion smeared out)."""
+    if kind == "mean":
+        return x.mean(dim=(2, 3), keepdim=True).expand_as(x).contiguous()
+    if kind == "zeros":
+        return torch.zeros_like(x)
+    if kind == "blur":
+        radius = max(1, int(3 * sigma))
+        t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+        k = torch.exp(-0.5 * (t / sigma) ** 2)
+        k = (k / k.sum()).repeat(x.shape[1], 1, 1, 1)
+        out = nn.functional.pad(x, (radius,) * 4, mode="replicate")
+        out = nn.functional.conv2d(out, k.view(x.shape[1], 1, 1, -1), groups=x.shape[1])
+        return nn.functional.conv2d(out, k.view(x.shape[1], 1, -1, 1), groups=x.shape[1]).contiguous()
+    raise ValueError(f"baseline must be one of {BASELINES}, got {kind!r}")
+
+
+def _gradcam(model, x, target, layer, signed):
     from captum.attr import LayerAttribution, LayerGradCam
 
     layer = layer if layer is not None else getattr(model, "feature_layer", None)
     if layer is None:
         raise ValueError("grad_cam needs a layer: pass layer=... or use a model with a .feature_layer")
-    cam = LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True)
+    cam = LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=not signed)
     return LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), interpolate_mode="bilinear")
 
 
-def attribute(model, x, method, target=0, n_steps=16, internal_batch_size=64, window=4, stride=2, layer=None):
-    """Importance map (N, H, W) float32 of ``method`` in METHODS for ``target``; the model is put in eval mode.
+def attribute(model, x, method, target=0, signed=False, baseline="mean", n_steps=16, internal_batch_size=64,
+              window=4, stride=2, layer=None):
+    """Attribution map (N, H, W) float32 of ``method`` in METHODS for ``target``; the model is put in eval mode.
 
-    Baselines (IG, occlusion) are each image's mean intensity: a featureless image, so bright and dark
-    structures both count. IG uses ``n_steps`` points in batches of ``internal_batch_size`` (bounds memory);
-    occlusion slides a ``window`` x ``window`` patch with ``stride``; Grad-CAM uses ``layer`` (default
-    ``model.feature_layer``).
+    signed: keep the sign (see the module docstring). baseline: the reference of IG and the fill of occlusion,
+    one of BASELINES (:func:`make_baseline`). IG uses ``n_steps`` points in batches of ``internal_batch_size``
+    (bounds memory); occlusion slides a ``window`` x ``window`` patch with ``stride`` and records the drop of
+    the logit; Grad-CAM uses ``layer`` (default ``model.feature_layer``), upsampled bilinearly.
     """
     from captum.attr import IntegratedGradients, Occlusion, Saliency
 
@@ -50,19 +75,20 @@ def attribute(model, x, method, target=0, n_steps=16, internal_batch_size=64, wi
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     model.eval()
     x = x.detach()
-    baseline = x.mean(dim=(2, 3), keepdim=True).expand_as(x).contiguous()
+    reference = make_baseline(x, baseline)
     if method == "saliency":
-        attr = Saliency(model).attribute(x, target=target, abs=True)
+        attr = Saliency(model).attribute(x, target=target, abs=not signed)
     elif method == "integrated_gradients":
-        attr = IntegratedGradients(model).attribute(x, baselines=baseline, target=target, n_steps=n_steps,
-                                                    internal_batch_size=internal_batch_size).abs()
+        attr = IntegratedGradients(model).attribute(x, baselines=reference, target=target, n_steps=n_steps,
+                                                    internal_batch_size=internal_batch_size)
     elif method == "grad_cam":
-        attr = _gradcam(model, x, target, layer)
+        attr = _gradcam(model, x, target, layer, signed)
     else:
         shape = (x.shape[1], window, window)
         attr = Occlusion(model).attribute(x, sliding_window_shapes=shape, strides=(x.shape[1], stride, stride),
-                                          baselines=baseline, target=target, perturbations_per_eval=2).abs()
-    return attr.sum(dim=1).detach().float()
+                                          baselines=reference, target=target, perturbations_per_eval=2)
+    attr = attr.sum(dim=1) if signed or method == "grad_cam" else attr.abs().sum(dim=1)
+    return attr.detach().float()
 
 
 def _maps(attr):
@@ -98,12 +124,14 @@ def pointing_game(attr, masks, dilate=0):
     """Per-image hits (N,) bool: does the map's peak fall inside the mask (dilated by ``dilate`` pixels)?
 
     attr (N, H, W) importance maps; masks (N, H, W) or (N, 1, H, W), nonzero inside the target region.
-    The hit rate is ``pointing_game(...).mean()``; chance level is the region's area fraction.
+    The hit rate is ``pointing_game(...).mean()``; chance level is the region's area fraction. A constant map
+    has no peak and counts as a miss.
     """
     a = _maps(attr)
     regions = dilate_masks(masks, dilate, a.shape)
     peaks = attribution_peaks(a)
-    return regions[np.arange(len(a)), peaks[:, 0], peaks[:, 1]]
+    informative = np.ptp(a.reshape(len(a), -1), axis=1) > 0
+    return regions[np.arange(len(a)), peaks[:, 0], peaks[:, 1]] & informative
 
 
 def mass_fraction(attr, masks, dilate=0):
@@ -131,7 +159,11 @@ def randomize_weights(model, seed=0):
 
 
 def rank_correlation(maps_a, maps_b):
-    """Spearman rank correlation (N,) float between paired maps (N, H, W) (ties get their mean rank)."""
+    """Spearman rank correlation (N,) float between paired maps (N, H, W) (ties get their mean rank).
+
+    Where either map is constant it carries no ranking at all: the result is NaN there (not 0, which would read
+    as "unrelated"); count those maps separately, e.g. with ``np.isnan``.
+    """
     from scipy import stats
 
     a, b = _maps(maps_a), _maps(maps_b)
@@ -141,4 +173,41 @@ def rank_correlation(maps_a, maps_b):
     rb = stats.rankdata(b.reshape(len(b), -1), axis=1)
     ra, rb = ra - ra.mean(1, keepdims=True), rb - rb.mean(1, keepdims=True)
     denom = np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
-    return np.where(denom > 0, (ra * rb).sum(1) / np.maximum(denom, 1e-30), 0.0)
+    return np.where(denom > 0, (ra * rb).sum(1) / np.where(denom > 0, denom, 1.0), np.nan)
+
+
+def deletion_curve(model, x, attr, fractions, baseline="mean", target=0, batch_size=128):
+    """Faithfulness by deletion (Petsiuk et al., 2018): the model's probability for ``target`` as the pixels
+    each map ranks highest are replaced by the baseline -> (K, N) float array, one row per fraction.
+
+    x (N, C, H, W); attr (N, H, W) maps (higher = deleted first; ties in pixel order); fractions: K shares of
+    the pixels in [0, 1]; baseline: the fill, one of BASELINES (:func:`make_baseline`; 'blur' removes small
+    structures without painting flat patches that a model may read as new evidence). A faithful map makes the
+    probability fall fast: a low area under the curve. Probabilities are sigmoids of a one-output model,
+    softmaxes otherwise.
+    """
+    _check_inputs(model, x)
+    a = _maps(attr)
+    if a.shape != (x.shape[0], *x.shape[2:]):
+        raise ValueError(f"attr must have shape {(x.shape[0], *x.shape[2:])} to match x, got {a.shape}")
+    fractions = np.asarray(fractions, dtype=float)
+    if fractions.ndim != 1 or len(fractions) == 0 or np.any((fractions < 0) | (fractions > 1)):
+        raise ValueError(f"fractions must be a 1-D array of shares in [0, 1], got {fractions!r}")
+    n, n_pixels = len(a), a[0].size
+    order = torch.from_numpy(np.argsort(-a.reshape(n, -1), axis=1, kind="stable").copy())   # most important first
+    rank = torch.empty_like(order).scatter_(1, order, torch.arange(n_pixels).expand(n, -1).contiguous())
+    rank = rank.view(n, 1, *x.shape[2:]).to(x.device)
+    reference = make_baseline(x.detach(), baseline)
+    model.eval()
+    rows = []
+    with torch.no_grad():
+        for f in fractions:
+            kept = rank >= int(round(f * n_pixels))   # pixels not (yet) deleted
+            probs = []
+            for i in range(0, n, batch_size):
+                xi = torch.where(kept[i:i + batch_size], x[i:i + batch_size], reference[i:i + batch_size])
+                logits = model(xi)
+                p = torch.sigmoid(logits[:, 0]) if logits.shape[1] == 1 else torch.softmax(logits, 1)[:, target]
+                probs.append(p.cpu())
+            rows.append(torch.cat(probs).numpy())
+    return np.stack(rows).astype(np.float64)

@@ -36,6 +36,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Run notebooks with other seeds; report which claims fail.")
     parser.add_argument("notebooks", nargs="*", type=pathlib.Path, help="default: notebooks/*.ipynb")
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--seeds" in argv:   # --seeds takes the integers after it; paths after them are notebooks again
+        at = argv.index("--seeds") + 1
+        end = next((i for i in range(at, len(argv)) if not argv[i].lstrip("-").isdigit()), len(argv))
+        argv = argv[:at - 1] + argv[end:] + argv[at - 1:end]
     args = parser.parse_args(argv)
     paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     rows = []

@@ -4,10 +4,10 @@
 import numpy as np
 import torch
 
-from labkit.checks.framework import call, checker, expect_close, expect_true
+from labkit.checks.framework import call, checker, expect_close, expect_true, to_array
 
-__all__ = ["fgsm", "project_linf", "saliency_map", "pointing_game", "zscore_per_image", "adapt_batchnorm",
-           "late_fusion", "modality_dropout"]
+__all__ = ["fgsm", "project_linf", "saliency_map", "pointing_game", "integrated_gradients", "zscore_per_image",
+           "adapt_batchnorm", "late_fusion", "modality_dropout"]
 
 
 def _tiny_models_and_batches():
@@ -84,6 +84,32 @@ def pointing_game(answer):
     attr = np.zeros((2, 5, 7))
     attr[0, 1, 6], attr[1, 4, 0] = 1, 1   # non-square: a row/column mix-up misses the first hit
     expect_close(call(answer, attr, masks), 0.5, "pointing_game(peaks at (1, 6) and (4, 0), mask at (1, 6))")
+
+
+@checker(hint="Integrated Gradients averages the gradient of the logit along the straight path from the baseline to "
+              "the image, then weighs each pixel by how far it moved along that path.",
+         formula="For k in range(n_steps): alpha = (k + 0.5) / n_steps, point = baseline + alpha * (x - baseline) "
+              "(requiring grad), add torch.autograd.grad(model(point)[:, 0].sum(), point)[0]; return "
+              "(x - baseline) * total / n_steps.")
+def integrated_gradients(answer):
+    """IG with midpoint Riemann sums, compared with captum's IntegratedGradients(method='riemann_middle')."""
+    from captum.attr import IntegratedGradients
+
+    with torch.random.fork_rng(devices=[]):
+        cases = _tiny_models_and_batches()
+    for model, x, _ in cases:
+        baseline = torch.full_like(x, 0.5)
+        got = to_array(call(answer, model, x, baseline, 64), "integrated_gradients(model, x, baseline, 64)")
+        with torch.no_grad():
+            gap = (model(x) - model(baseline))[:, 0].numpy()
+        expect_true(got.shape == tuple(x.shape) and np.allclose(got.reshape(len(x), -1).sum(1), gap,
+                                                                atol=0.01 * np.abs(gap).max() + 1e-6),
+                    "with 64 steps the attributions should add up (per image) to z(x) - z(baseline): completeness")
+        for n_steps in (2, 7, 20):
+            want = IntegratedGradients(model).attribute(x.clone(), baselines=baseline, target=0, n_steps=n_steps,
+                                                        method="riemann_middle")
+            expect_close(call(answer, model, x, baseline, n_steps), want.detach(),
+                         f"integrated_gradients(model, x, baseline=0.5, n_steps={n_steps})", atol=1e-9)
 
 
 def _batches_to_normalise(seed=13):

@@ -29,6 +29,16 @@ def pointing_game(attr, masks):
     cols, rows = np.unravel_index(attr.reshape(n, -1).argmax(axis=1), (w, h))   # rows and columns swapped
     return float(masks[np.arange(n), rows, cols].mean())
 ''',
+    "integrated_gradients": '''
+import torch
+def integrated_gradients(model, x, baseline, n_steps):
+    total = torch.zeros_like(x)
+    for k in range(n_steps):
+        point = (baseline + (k + 0.5) / n_steps * (x - baseline)).detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(model(point)[:, 0].sum(), point)
+        total += grad
+    return total / n_steps   # the mean path gradient, not multiplied by (x - baseline)
+''',
     "zscore_per_image": '''
 import numpy as np
 def zscore_per_image(images, eps=1e-6):
