@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 __all__ = ["N_TARGET_CHANNELS", "render_targets", "HeatmapDetector", "centernet_loss", "decode_heatmap",
-           "detect", "match_detections", "precision_recall", "average_precision", "froc",
+           "detect", "match_detections", "match_images", "precision_recall", "pooled_precision_recall", "average_precision", "froc",
            "sensitivity_at"]
 
 N_TARGET_CHANNELS = 6  # heatmap, log w, log h, offset x, offset y, centre mask
@@ -186,17 +186,37 @@ def match_detections(boxes, scores, gt_boxes, iou_threshold=0.5):
     return is_tp, matched
 
 
-def _pool(detections, gt_boxes, iou_threshold):
+def match_images(detections, gt_boxes, iou_threshold=0.5):
+    """Each image's detections matched to its own ground truth (:func:`match_detections`).
+
+    detections: list of N (boxes, scores); gt_boxes: list of N (M, 4). Returns a list of N (scores (K,) float64,
+    is_tp (K,) bool, n_gt int). Matching never looks beyond one image, so a bootstrap over images can match once
+    and pool each resample's matches with :func:`pooled_precision_recall`.
+    """
     if len(detections) != len(gt_boxes):
         raise ValueError(f"got detections for {len(detections)} images but ground truth for {len(gt_boxes)}")
-    scores, flags = [], []
+    matches = []
     for (boxes, s), g in zip(detections, gt_boxes):
-        flags.append(match_detections(boxes, s, g, iou_threshold)[0])
-        scores.append(np.asarray(s.detach().cpu() if isinstance(s, torch.Tensor) else s, np.float64).reshape(-1))
-    scores, flags = np.concatenate(scores + [np.zeros(0)]), np.concatenate(flags + [np.zeros(0, bool)])
+        scores = np.asarray(s.detach().cpu() if isinstance(s, torch.Tensor) else s, np.float64).reshape(-1)
+        matches.append((scores, match_detections(boxes, s, g, iou_threshold)[0], len(_as_boxes(g))))
+    return matches
+
+
+def _pool(matches):
+    """Per-image matches pooled and sorted by decreasing score -> (scores, is_tp, n_gt)."""
+    scores = np.concatenate([m[0] for m in matches] + [np.zeros(0)])
+    flags = np.concatenate([m[1] for m in matches] + [np.zeros(0, bool)])
     order = np.argsort(-scores, kind="stable")
-    n_gt = sum(len(_as_boxes(g)) for g in gt_boxes)
-    return scores[order], flags[order], n_gt
+    return scores[order], flags[order], sum(m[2] for m in matches)
+
+
+def pooled_precision_recall(matches):
+    """:func:`precision_recall` from per-image matches (:func:`match_images`, or any subset or resample of them)."""
+    scores, tp, n_gt = _pool(matches)
+    n_tp = np.cumsum(tp)
+    precision = n_tp / np.arange(1, len(tp) + 1)
+    recall = n_tp / n_gt if n_gt else np.full(len(tp), np.nan)
+    return precision, recall, scores
 
 
 def precision_recall(detections, gt_boxes, iou_threshold=0.5):
@@ -206,11 +226,7 @@ def precision_recall(detections, gt_boxes, iou_threshold=0.5):
     each (D,) float64 over the D detections pooled and sorted by decreasing score: the values when every
     detection scoring at least ``scores[k]`` is kept. With no ground truth at all, recall is nan.
     """
-    scores, tp, n_gt = _pool(detections, gt_boxes, iou_threshold)
-    n_tp = np.cumsum(tp)
-    precision = n_tp / np.arange(1, len(tp) + 1)
-    recall = n_tp / n_gt if n_gt else np.full(len(tp), np.nan)
-    return precision, recall, scores
+    return pooled_precision_recall(match_images(detections, gt_boxes, iou_threshold))
 
 
 def average_precision(precision, recall):
@@ -237,7 +253,7 @@ def froc(detections, gt_boxes, iou_threshold=0.5, scans=None):
     Returns (fp_per_scan, sensitivity, scores), each (D,) float64 over the pooled detections sorted by decreasing
     score (as :func:`precision_recall`).
     """
-    scores, tp, n_gt = _pool(detections, gt_boxes, iou_threshold)
+    scores, tp, n_gt = _pool(match_images(detections, gt_boxes, iou_threshold))
     if scans is None:
         n_scans = len(gt_boxes)
     else:

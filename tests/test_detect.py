@@ -106,3 +106,19 @@ def test_average_precision_edge_cases():
         detect.average_precision([1.0], [0.5, 1.0])
     with pytest.raises(ValueError, match="ground truth"):
         detect.precision_recall([(np.zeros((0, 4)), [])], [])
+
+
+def test_pooled_precision_recall_of_matched_images_equals_precision_recall_on_any_subset():
+    rng = np.random.default_rng(0)
+    corners = [rng.uniform(0, 40, (k, 2)) for k in (0, 1, 2, 3)]
+    gt = [np.hstack([xy, xy + 8]) for xy in corners]
+    detections = [(torch.as_tensor(np.tile(rng.normal(0, 2, (len(g), 2)), 2) + g, dtype=torch.float32),
+                   torch.as_tensor(rng.uniform(0, 1, len(g)))) for g in gt]
+    matches = detect.match_images(detections, gt, iou_threshold=0.3)
+    for subset in ([0, 1, 2, 3], [3, 1], [2, 2, 0]):
+        pooled = detect.pooled_precision_recall([matches[i] for i in subset])
+        direct = detect.precision_recall([detections[i] for i in subset], [gt[i] for i in subset], iou_threshold=0.3)
+        for a, b in zip(pooled, direct):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="ground truth for 3"):
+        detect.match_images(detections, gt[:3])
