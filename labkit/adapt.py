@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from labkit import layers
+
 __all__ = ["zscore_per_image", "IntensityShift", "GradientReversal", "grad_reverse", "DomainAdversarialNet",
            "dann_lambda", "dann_loss", "dann_step", "fit_dann", "adapt_batchnorm", "batchnorm_layers", "scaled_effect"]
 
@@ -87,14 +89,7 @@ def _blur(x, sigmas):
     for i, sigma in enumerate(sigmas.tolist()):
         if sigma < 0.2:
             continue
-        radius = max(1, int(math.ceil(2.5 * sigma)))
-        t = torch.arange(-radius, radius + 1, dtype=x.dtype)
-        k = torch.exp(-0.5 * (t / sigma) ** 2)
-        k = k / k.sum()
-        c = x.shape[1]
-        img = nn.functional.pad(x[i:i + 1], (radius,) * 4, mode="replicate")
-        img = nn.functional.conv2d(img, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-        out[i:i + 1] = nn.functional.conv2d(img, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+        out[i:i + 1] = layers.gaussian_blur(x[i:i + 1], sigma, radius=max(1, int(math.ceil(2.5 * sigma))))
     return out
 
 

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from labkit import layers
+
 __all__ = ["METHODS", "BASELINES", "make_baseline", "attribute", "attribution_peaks", "dilate_masks",
            "pointing_game", "mass_fraction", "randomize_weights", "rank_correlation", "deletion_curve"]
 
@@ -39,13 +41,7 @@ def make_baseline(x, kind="mean", sigma=4.0):
     if kind == "zeros":
         return torch.zeros_like(x)
     if kind == "blur":
-        radius = max(1, int(3 * sigma))
-        t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
-        k = torch.exp(-0.5 * (t / sigma) ** 2)
-        k = (k / k.sum()).repeat(x.shape[1], 1, 1, 1)
-        out = nn.functional.pad(x, (radius,) * 4, mode="replicate")
-        out = nn.functional.conv2d(out, k.view(x.shape[1], 1, 1, -1), groups=x.shape[1])
-        return nn.functional.conv2d(out, k.view(x.shape[1], 1, -1, 1), groups=x.shape[1]).contiguous()
+        return layers.gaussian_blur(x, sigma, radius=max(1, int(3 * sigma))).contiguous()
     raise ValueError(f"baseline must be one of {BASELINES}, got {kind!r}")
 
 

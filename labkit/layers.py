@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LEAKY_SLOPE", "ACTIVATIONS", "activation_curve", "conv2d", "conv_output_size", "receptive_field",
+__all__ = ["LEAKY_SLOPE", "ACTIVATIONS", "activation_curve", "conv2d", "gaussian_blur", "conv_output_size", "receptive_field",
            "gradient_footprint", "KERNELS", "classic_kernel", "filter_image"]
 
 LEAKY_SLOPE = 0.1   # the slope of leaky ReLU for x < 0, everywhere in the course
@@ -180,3 +180,15 @@ def filter_image(image, kernel):
         raise ValueError(f"kernel {tuple(kernel.shape)} is too large for image {tuple(image.shape)}")
     padded = F.pad(image[None, None], (pad, pad, pad, pad), mode="reflect")
     return F.conv2d(padded, kernel[None, None])[0, 0].numpy()
+
+
+def gaussian_blur(x, sigma, radius):
+    """Separable Gaussian blur of images (N, C, H, W), each channel alone: a kernel of ``2 * radius + 1`` taps
+    with standard deviation ``sigma`` pixels, normalised to sum 1; edges replicated -> tensor like x."""
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    c = x.shape[1]
+    out = F.pad(x, (radius,) * 4, mode="replicate")
+    out = F.conv2d(out, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(out, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)

@@ -125,3 +125,16 @@ def test_filter_image_keeps_size_and_flat_regions():
     assert np.allclose(layers.filter_image(flat, layers.classic_kernel("box blur", size=5)), 0.7, atol=1e-6)
     with pytest.raises(ValueError):
         layers.filter_image(flat, np.ones((2, 2)))
+
+
+def test_gaussian_blur_matches_scipy_and_keeps_constants():
+    from scipy import ndimage
+
+    from labkit import layers
+
+    x = torch.rand(2, 3, 20, 24, generator=torch.Generator().manual_seed(0))
+    ours = layers.gaussian_blur(x, 2.0, radius=6)
+    ref = ndimage.gaussian_filter(x.numpy(), (0, 0, 2.0, 2.0), mode="nearest", truncate=3.0)
+    np.testing.assert_allclose(ours.numpy(), ref, atol=1e-5)
+    flat = torch.full((1, 1, 9, 9), 0.3)
+    assert torch.allclose(layers.gaussian_blur(flat, 1.5, radius=4), flat)
