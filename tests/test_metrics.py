@@ -231,3 +231,18 @@ def test_multiclass_specificity_and_npv_one_vs_rest():
     np.testing.assert_allclose(metrics.specificity(y, pred, average=None), tn / (tn + fp))
     np.testing.assert_allclose(metrics.npv(y, pred, average=None), tn / (tn + fn))
     assert metrics.specificity(y, pred, average="macro") == pytest.approx(np.mean(tn / (tn + fp)))
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_average_ranks_are_scipys_rankdata_exactly(ties):
+    """roc_auc ranks with its own few lines (a bootstrap calls it thousands of times): the ranks must be scipy's,
+    bit for bit, and the AUC scikit-learn's, with and without tied scores."""
+    from scipy.stats import rankdata
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 3, 10, 257):
+        x = rng.integers(0, 4, n).astype(float) if ties else rng.random(n)
+        assert np.array_equal(metrics._average_ranks(x), rankdata(x))
+    y, p = rng.integers(0, 2, 400), rng.integers(0, 20, 400) / 19 if ties else rng.random(400)
+    assert metrics.roc_auc(y, p) == pytest.approx(roc_auc_score(y, p), abs=1e-12)

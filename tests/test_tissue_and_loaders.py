@@ -152,6 +152,32 @@ def test_lesion_dataset_and_loader():
         loaders.LesionDataset(images, labels[:3])
 
 
+def test_make_loader_batches_equal_stacking_item_by_item():
+    """make_loader fetches a batch with one index; the batches must be those of the item-by-item DataLoader."""
+    rng = np.random.default_rng(0)
+    images, labels = rng.random((50, 1, 8, 8)), rng.integers(0, 2, 50)   # float64 images: cast to float32
+
+    class Noise:   # a transform with its own random stream: it must be called per image, in the same order
+        def __init__(self):
+            self.generator = torch.Generator().manual_seed(5)
+
+        def __call__(self, image):
+            return image + torch.rand(image.shape, generator=self.generator)
+
+    for transform in (None, Noise):
+        fast = loaders.make_loader(images, labels, batch_size=16, seed=3, transform=transform and transform())
+        plain = torch.utils.data.DataLoader(loaders.LesionDataset(images, labels, transform=transform and transform()),
+                                            batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(3))
+        pairs = list(zip(fast, plain))
+        assert len(pairs) == 4
+        for (x, y), (x_ref, y_ref) in pairs:
+            assert x.dtype == x_ref.dtype == torch.float32 and y.dtype == y_ref.dtype
+            assert torch.equal(x, x_ref) and torch.equal(y, y_ref)
+    single = images.astype(np.float32)   # float32: no cast, so only the batch copy protects the array
+    batch = next(iter(loaders.make_loader(single, labels, batch_size=4, shuffle=False, transform=lambda im: im.zero_())))
+    assert float(batch[0].abs().sum()) == 0 and np.all(single[:4] != 0), "a transform must not edit the arrays"
+
+
 def test_multimodal_labels_independent_of_a_user_permutation():
     mm = tissue.make_multimodal_lesion_dataset(n=400, seed=0)
     first = np.random.default_rng(0).permutation(400)[:240]
