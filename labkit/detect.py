@@ -15,8 +15,8 @@ from torch import nn
 from torch.nn import functional as F
 
 __all__ = ["N_TARGET_CHANNELS", "render_targets", "HeatmapDetector", "centernet_loss", "decode_heatmap",
-           "detect", "match_detections", "match_images", "precision_recall", "pooled_precision_recall", "average_precision", "froc",
-           "sensitivity_at"]
+           "detect", "match_detections", "match_images", "precision_recall", "pooled_precision_recall",
+           "average_precision", "froc", "sensitivity_at"]
 
 N_TARGET_CHANNELS = 6  # heatmap, log w, log h, offset x, offset y, centre mask
 

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LEAKY_SLOPE", "ACTIVATIONS", "activation_curve", "conv2d", "gaussian_blur", "conv_output_size", "receptive_field",
-           "gradient_footprint", "KERNELS", "classic_kernel", "filter_image"]
+__all__ = ["LEAKY_SLOPE", "ACTIVATIONS", "activation_curve", "conv2d", "gaussian_blur", "conv_output_size",
+           "receptive_field", "gradient_footprint", "KERNELS", "classic_kernel", "filter_image"]
 
 LEAKY_SLOPE = 0.1   # the slope of leaky ReLU for x < 0, everywhere in the course
 # The one table of activation functions: name -> torch.nn module class (call it to get the module, a function of

@@ -130,6 +130,12 @@ RUN_STATE_JS = """() => {
 }"""
 
 
+SHUTDOWN_JS = """() => {
+  const nb = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  return nb && nb.sessionContext ? nb.sessionContext.shutdown() : null;
+}"""
+
+
 OPEN_STATE_JS = """path => {
   const app = window.jupyterapp;
   const nb = app && app.shell.currentWidget;
@@ -161,8 +167,7 @@ def _open(page, url, name, tries=3, timeout=120_000):
         except PlaywrightTimeout:
             seen.append(page.evaluate(OPEN_STATE_JS, name))
             page.screenshot(path=str(SHOTS / f"{name.removesuffix('.ipynb')}-open-{attempt + 1}.png"))
-            page.evaluate("() => { const nb = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-                          " return nb && nb.sessionContext ? nb.sessionContext.shutdown() : null; }")
+            page.evaluate(SHUTDOWN_JS)
     raise AssertionError(f"{name} was not in front with an idle kernel after {tries} loads of "
                          f"{timeout // 1000} s; the page showed: {seen}")
 
@@ -231,8 +236,7 @@ def test_notebook_runs_and_widget_reacts(lab, browser, name):
         assert after != before, "the widget's output went back to what it showed before the control moved"
         assert after[1], "the widget's output has no figure after the control moved"
     finally:   # one kernel at a time: shut this one down before the next notebook
-        page.evaluate("() => { const nb = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-                      " return nb && nb.sessionContext ? nb.sessionContext.shutdown() : null; }")
+        page.evaluate(SHUTDOWN_JS)
         page.close()
 
 
