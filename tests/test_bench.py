@@ -43,3 +43,17 @@ def test_a_child_that_has_gone_is_not_counted():
     proc = psutil.Process(child.pid)
     child.wait()
     assert not bench.has_own_memory(proc, psutil.Process())
+
+
+def test_children_are_found_without_scanning_every_process():
+    """bench._children reads /proc/PID/task/*/children; it must find what psutil's full scan finds, grandchildren
+    included."""
+    child = subprocess.Popen(["bash", "-c", "sleep 3 & sleep 3; wait"])
+    try:
+        time.sleep(0.3)
+        me = psutil.Process()
+        assert sorted(c.pid for c in bench._children(me)) == sorted(c.pid for c in me.children(recursive=True))
+        assert len(bench._children(me)) >= 2   # bash and its sleeps
+    finally:
+        child.kill()
+        child.wait()
